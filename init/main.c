@@ -1,0 +1,24 @@
+/*
+ * k3s-init: one binary, several names (multi-call by argv[0]).
+ *   host-local  -> a CNI IPAM plugin compatible with containernetworking's host-local
+ *   anything else -> the PID-1 init: probe, repair, exec k3s (see init.c)
+ * k3s only needs *a* runnable host-local on its PATH (k3s pkg/daemons/executor
+ * LookPath("host-local")), so the init can offer itself under that name.
+ */
+#include <string.h>
+
+#include "cni_host_local.h"
+#include "init.h"
+
+static const char *program_name(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+	return slash ? slash + 1 : (argv0 ? argv0 : "");
+}
+
+int main(int argc, char **argv)
+{
+	if (strcmp(program_name(argv[0]), "host-local") == 0)
+		return host_local_main(argc, argv);
+	return init_main(argc, argv);
+}

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Prepare a Debian bookworm machine (as root) for the test suites: packages,
+# Docker (VFS storage, gVisor runtime "runsc"), Podman (VFS). Idempotent: a
+# second run installs nothing and starts nothing that already runs.
+set -eu
+
+packages=(
+	build-essential musl-tools libmnl-dev libjansson-dev clang libclang-rt-14-dev
+	bats bats-support bats-assert bats-file shellcheck jq
+	docker.io containerd iptables runsc docker-compose podman podman-compose
+	debootstrap busybox-static containernetworking-plugins util-linux iproute2 strace
+	hyperfine uidmap
+)
+
+missing=()
+for package in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "setup-host: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Docker: VFS works on every filesystem the engines meet here; runsc with
+# --network=none because gVisor's netstack refuses the root network namespace
+# ("cannot run with network enabled in root network namespace").
+mkdir -p /etc/docker
+daemon_json='{"storage-driver":"vfs","runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]}}}'
+if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]; then
+	printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
+	if pgrep -x dockerd >/dev/null; then
+		# A runtime change is picked up on SIGHUP; a storage driver change needs a restart.
+		pkill -x dockerd
+		while pgrep -x dockerd >/dev/null; do sleep 0.2; done
+	fi
+fi
+
+log_dir=/var/log/k3s-sandbox-tests
+mkdir -p "$log_dir"
+if ! pgrep -x containerd >/dev/null; then
+	echo "setup-host: starting containerd"
+	setsid containerd >"$log_dir/containerd.log" 2>&1 </dev/null &
+	for _ in $(seq 1 100); do
+		[ -S /run/containerd/containerd.sock ] && break
+		sleep 0.1
+	done
+fi
+if ! pgrep -x dockerd >/dev/null; then
+	echo "setup-host: starting dockerd"
+	setsid dockerd --containerd=/run/containerd/containerd.sock >"$log_dir/dockerd.log" 2>&1 </dev/null &
+fi
+for _ in $(seq 1 300); do
+	docker info >/dev/null 2>&1 && break
+	sleep 0.2
+done
+if ! docker info >/dev/null 2>&1; then
+	echo "setup-host: dockerd did not answer; see $log_dir/dockerd.log" >&2
+	tail -n 20 "$log_dir/dockerd.log" >&2 || true
+	exit 1
+fi
+driver=$(docker info --format '{{.Driver}}')
+if [ "$driver" != vfs ]; then
+	echo "setup-host: dockerd runs with storage driver '$driver', not vfs" >&2
+	exit 1
+fi
+
+# Podman: VFS storage, and rlimits within this machine's hard limits (runc
+# fails with "error setting rlimit" otherwise).
+mkdir -p /etc/containers
+if [ ! -f /etc/containers/storage.conf ] || ! grep -q '^driver = "vfs"' /etc/containers/storage.conf; then
+	cat >/etc/containers/storage.conf <<'CONF'
+[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+CONF
+fi
+nofile=$(ulimit -Hn)
+nproc=$(ulimit -Hu)
+[ "$nofile" = unlimited ] && nofile=1048576
+[ "$nproc" = unlimited ] && nproc=1048576
+containers_conf="[containers]
+default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]"
+if [ "$(cat /etc/containers/containers.conf 2>/dev/null)" != "$containers_conf" ]; then
+	printf '%s\n' "$containers_conf" >/etc/containers/containers.conf
+fi
+echo "setup-host: ready (docker $(docker version --format '{{.Server.Version}}'), $(runsc --version | head -n 1), podman $(podman --version | awk '{print $3}'))"
