@@ -1,0 +1,197 @@
+/*
+ * `k3s-init health URL` (see health.h).
+ * Only http:// on a numeric address or localhost: the kubelet's healthz
+ * endpoint (kubelet --healthz-bind-address, 127.0.0.1:10248) is plain HTTP.
+ * Environment: K3S_INIT_HEALTH_TIMEOUT seconds (1..60, default 3).
+ */
+#include "health.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define EXIT_USAGE 64
+
+struct http_target {
+	char host[256];
+	char port[8];
+	char path[512];
+};
+
+static int parse_url(const char *url, struct http_target *t)
+{
+	const char *rest = url + strlen("http://");
+	if (strncmp(url, "http://", strlen("http://")) != 0)
+		return -1;
+	const char *slash = strchr(rest, '/');
+	size_t hostport = slash ? (size_t)(slash - rest) : strlen(rest);
+	const char *path = slash ? slash : "/";
+	const char *colon = memchr(rest, ':', hostport);
+	size_t host_len = colon ? (size_t)(colon - rest) : hostport;
+	size_t port_len = colon ? hostport - host_len - 1 : 2;
+	const char *port = colon ? colon + 1 : "80";
+
+	if (host_len == 0 || host_len >= sizeof t->host || port_len == 0 || port_len >= sizeof t->port ||
+	    strlen(path) >= sizeof t->path || strspn(port, "0123456789") < port_len)
+		return -1;
+	for (const char *p = url; *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return -1;
+	memcpy(t->host, rest, host_len);
+	t->host[host_len] = '\0';
+	memcpy(t->port, port, port_len);
+	t->port[port_len] = '\0';
+	memcpy(t->path, path, strlen(path) + 1);
+	return 0;
+}
+
+static int read_timeout(int *ms)
+{
+	const char *value = getenv("K3S_INIT_HEALTH_TIMEOUT");
+	char *end = NULL;
+	*ms = 3000;
+	if (value == NULL || value[0] == '\0')
+		return 0;
+	errno = 0;
+	long seconds = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || seconds < 1 || seconds > 60) {
+		log_error("K3S_INIT_HEALTH_TIMEOUT='%s': expected whole seconds 1..60", value);
+		return -1;
+	}
+	*ms = (int)seconds * 1000;
+	return 0;
+}
+
+static long ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+		return 0;
+	long left = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return left > 0 ? left : 0;
+}
+
+static int wait_fd(int fd, short events, const struct timespec *deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, (int)ms_left(deadline));
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n > 0 ? 0 : -1;
+	}
+}
+
+static int connect_target(const struct http_target *t, const struct timespec *deadline)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(t->host, t->port, &hints, &res);
+	if (rc != 0) {
+		log_error("health: %s: %s", t->host, gai_strerror(rc));
+		return -1;
+	}
+	int fd = -1;
+	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		int err = 0;
+		socklen_t len = sizeof err;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		log_error("health: cannot connect to %s:%s", t->host, t->port);
+	return fd;
+}
+
+static int send_all(int fd, const char *data, size_t len, const struct timespec *deadline)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(fd, POLLOUT, deadline) != 0)
+				return -1;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The status code from "HTTP/1.x NNN ...", or -1. */
+static int read_status(int fd, const struct timespec *deadline)
+{
+	char buf[64];
+	size_t len = 0;
+	while (len < sizeof buf - 1 && memchr(buf, '\n', len) == NULL) {
+		ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(fd, POLLIN, deadline) != 0)
+				return -1;
+			continue;
+		}
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	int status = -1;
+	if (strncmp(buf, "HTTP/1.", strlen("HTTP/1.")) != 0 || sscanf(buf + 8, " %3d", &status) != 1)
+		return -1;
+	return status;
+}
+
+int health_main(int argc, char **argv)
+{
+	struct http_target t;
+	struct timespec deadline;
+	int timeout_ms;
+
+	if (argc != 2 || parse_url(argv[1], &t) != 0) {
+		log_error("usage: k3s-init health http://HOST[:PORT][/PATH] (got '%s')", argc == 2 ? argv[1] : "");
+		return EXIT_USAGE;
+	}
+	if (read_timeout(&timeout_ms) != 0)
+		return EXIT_USAGE;
+	if (clock_gettime(CLOCK_MONOTONIC, &deadline) != 0)
+		return 1;
+	deadline.tv_sec += timeout_ms / 1000;
+
+	int fd = connect_target(&t, &deadline);
+	if (fd < 0)
+		return 1;
+	char request[1024];
+	int n = snprintf(request, sizeof request, "GET %s HTTP/1.0\r\nHost: %s:%s\r\nConnection: close\r\n\r\n",
+			 t.path, t.host, t.port);
+	int status = -1;
+	if (n > 0 && (size_t)n < sizeof request && send_all(fd, request, (size_t)n, &deadline) == 0)
+		status = read_status(fd, &deadline);
+	close(fd);
+	if (status < 200 || status > 299) {
+		log_error("health: %s answered %s%d", argv[1], status < 0 ? "nothing usable " : "", status);
+		return 1;
+	}
+	return 0;
+}
