@@ -1,0 +1,26 @@
+/*
+ * Supervise mode: the init stays PID 1 (or a child subreaper when it is not
+ * PID 1), runs one program as its child, forwards signals to it, reaps every
+ * orphan, and exits with the child's status. The contract is
+ * shared/reference/pid1.md; the choices are explained in supervise.c.
+ */
+#ifndef K3S_INIT_SUPERVISE_H
+#define K3S_INIT_SUPERVISE_H
+
+/* How long, after the main child exited, the processes left in our PID
+ * namespace get between SIGTERM and the init's exit (which makes the
+ * kernel SIGKILL them). Only when the init is PID 1. */
+#define SUPERVISE_GRACE_MS 2000
+
+/* Exit status when the init itself cannot start the child (fork failed). */
+#define SUPERVISE_EXIT_INTERNAL 1
+
+/*
+ * Run argv (argv[0] looked up on PATH) as a supervised child; returns the
+ * status the init must exit with: the child's exit status, 128+N when it was
+ * killed by signal N, 127 when the program is not found, 126 when it cannot be
+ * executed, 64 when argv is empty.
+ */
+int supervise_run(char *const argv[]);
+
+#endif
