@@ -167,7 +167,7 @@ static int append_words(json_t *dns, const char *key, char *rest)
 		if (list == NULL || json_object_set_new(dns, key, list) < 0)
 			return -1;
 	}
-	for (char *save = NULL, *w = strtok_r(rest, " \t\r\v\f", &save); w; w = strtok_r(NULL, " \t\r\v\f", &save)) {
+	for (char *save = NULL, *w = strtok_r(rest, " \t\r\n\v\f", &save); w; w = strtok_r(NULL, " \t\r\n\v\f", &save)) {
 		if (json_array_append_new(list, json_string(w)) < 0)
 			return -1;
 	}
@@ -177,14 +177,14 @@ static int append_words(json_t *dns, const char *key, char *rest)
 static int resolv_line(json_t *dns, char *line)
 {
 	char *save = NULL;
-	char *key = strtok_r(line, " \t\r\v\f", &save);
+	char *key = strtok_r(line, " \t\r\n\v\f", &save);
 	if (key == NULL || key[0] == '#' || key[0] == ';')
 		return 0;
 	char *rest = save ? save : (char *)"";
 	char probe[1024];
 	snprintf(probe, sizeof probe, "%s", rest);
 	char *psave = NULL;
-	char *first = strtok_r(probe, " \t\r\v\f", &psave);
+	char *first = strtok_r(probe, " \t\r\n\v\f", &psave);
 	if (first == NULL)
 		return 0; /* fewer than two fields: ignored upstream */
 	if (strcmp(key, "nameserver") == 0) {

@@ -1,0 +1,84 @@
+# Helpers for the host-local suite. The plugin under test is $K3S_INIT,
+# invoked through a link named host-local (the binary dispatches on argv[0]).
+# shellcheck shell=bash
+
+bats_require_minimum_version 1.5.0
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+REAL_HOST_LOCAL=/usr/lib/cni/host-local
+ALL_VERSIONS="0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0"
+
+cni_setup() {
+	if [ -z "${K3S_INIT:-}" ] || [ ! -x "$K3S_INIT" ]; then
+		echo "K3S_INIT must name the k3s-init binary under test (got '${K3S_INIT:-}'); run through tests/run" >&2
+		return 1
+	fi
+	PLUGIN_DIR="$BATS_TEST_TMPDIR/bin"
+	mkdir -p "$PLUGIN_DIR"
+	ln -sf "$(readlink -f "$K3S_INIT")" "$PLUGIN_DIR/host-local"
+	PLUGIN="$PLUGIN_DIR/host-local"
+	DATA="$BATS_TEST_TMPDIR/data"
+	export PLUGIN DATA PLUGIN_DIR
+}
+
+need_real_plugin() {
+	if [ ! -x "$REAL_HOST_LOCAL" ]; then
+		echo "missing $REAL_HOST_LOCAL: apt-get install containernetworking-plugins (tests/lib/setup-host.sh)" >&2
+		return 1
+	fi
+}
+
+# conf VERSION IPAM-JSON-MEMBERS [EXTRA-TOP-LEVEL-MEMBERS]
+# A network config "net1" whose ipam uses $DATA.
+conf() {
+	local version=$1 ipam=$2 extra=${3:-}
+	printf '{"cniVersion":"%s","name":"net1","type":"bridge",%s"ipam":{"type":"host-local","dataDir":"%s",%s}}' \
+		"$version" "${extra:+$extra,}" "$DATA" "$ipam"
+}
+
+V4_24='"ranges":[[{"subnet":"10.10.0.0/24"}]]'
+V6_120='"ranges":[[{"subnet":"fd00:10::/120"}]]'
+DUAL='"ranges":[[{"subnet":"10.10.0.0/24"}],[{"subnet":"fd00:10::/120"}]],"routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0","gw":"fd00:10::1"}]'
+
+# cni BINARY COMMAND CONTAINERID IFNAME CONFIG-JSON : runs the plugin with
+# the environment a runtime sets; output in $output, status in $status.
+cni() {
+	local bin=$1 cmd=$2 id=$3 ifname=$4 config=$5
+	run env -i PATH=/usr/bin:/bin CNI_COMMAND="$cmd" CNI_CONTAINERID="$id" CNI_NETNS=/var/run/netns/test \
+		CNI_IFNAME="$ifname" CNI_PATH="$PLUGIN_DIR" "$bin" <<<"$config"
+}
+
+ours() { cni "$PLUGIN" "$@"; }
+real() { cni "$REAL_HOST_LOCAL" "$@"; }
+
+# The state of network net1 under DIR as "name:content" lines (CR shown as \r).
+state_of() {
+	local dir=$1/net1 f
+	[ -d "$dir" ] || return 0
+	for f in "$dir"/*; do
+		[ -e "$f" ] || continue
+		printf '%s:%s\n' "$(basename "$f")" "$(sed -e 's/\r/\\r/g' "$f" | tr '\n' '|')"
+	done | LC_ALL=C sort
+}
+
+# A listing of everything under a directory (to prove nothing was written).
+tree_of() {
+	if [ -e "$1" ]; then (cd "$1" && find . -printf '%p %m %s\n' | LC_ALL=C sort); fi
+}
+
+# Allocated addresses (file names that are IPs) of net1 under DIR.
+addresses_of() {
+	local dir=$1/net1
+	[ -d "$dir" ] || return 0
+	find "$dir" -maxdepth 1 -type f ! -name lock ! -name 'last_reserved_ip.*' -printf '%f\n' | LC_ALL=C sort
+}
+
+assert_error_json() { # CODE
+	assert_failure
+	local code
+	code=$(jq -r .code <<<"$output") || fail "error output is not JSON: $output"
+	[ "$code" = "$1" ] || fail "expected error code $1, got $code: $output"
+	jq -e '(.msg | type == "string" and length > 0) and (.cniVersion | type == "string")' <<<"$output" >/dev/null ||
+		fail "error JSON lacks msg or cniVersion: $output"
+}
