@@ -1,12 +1,80 @@
+/*
+ * The init: parse and validate (cli.c), probe (probe.c, read only), then for
+ * each step of the table (steps.def) decide and apply, then exec k3s or the
+ * named program (exec_k3s.c). No other program runs: every repair is system
+ * calls.
+ */
 #include "init.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* Placeholder until the probe/plan/apply core lands. */
+#include "doctor.h"
+#include "exec_k3s.h"
+#include "log.h"
+#include "repair.h"
+
+static int apply_steps(struct ctx *c)
+{
+	for (size_t i = 0; i < step_count; i++) {
+		const struct step *s = steps[i];
+		char why[PLAN_WHY];
+		c->mode = c->cli->modes[i];
+		enum decision d = plan_decide(i, c, why, sizeof why);
+		if (d != DECIDE_RUN) {
+			if (d == DECIDE_SKIP_ROLE)
+				log_debug("%s: %s: %s", s->name, decision_name(d), why);
+			else
+				log_info("%s: %s: %s", s->name, decision_name(d), why);
+			continue;
+		}
+		log_debug("%s: needed: %s", s->name, why);
+		if (s->apply(c) == 0)
+			continue;
+		if (plan_required(i, c)) {
+			log_error("%s: failed, and k3s %s cannot start without it", s->name, role_name(c->cli->role));
+			return EXIT_REPAIR;
+		}
+		log_warn("%s: failed; continuing (not required for role %s)", s->name, role_name(c->cli->role));
+	}
+	return 0;
+}
+
+static bool takes_flags(const struct cli *cli)
+{
+	return cli->is_k3s && cli->subcommand &&
+	       (strcmp(cli->subcommand, "server") == 0 || strcmp(cli->subcommand, "agent") == 0);
+}
+
 int init_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "k3s-init: not implemented yet\n");
-	return 70;
+	struct cli cli;
+	int rc = cli_parse(&cli, argc, argv);
+	if (rc != 0)
+		return rc;
+	if (cli.command == CMD_HELP) {
+		cli_usage();
+		return 0;
+	}
+	if (cli.command == CMD_VERSION) {
+		printf("k3s-init %s\n", K3S_INIT_VERSION);
+		return 0;
+	}
+	struct probe probe;
+	probe_run(&probe, &cli);
+	struct plan plan;
+	plan_init(&plan, takes_flags(&cli));
+	struct ctx c = { .probe = &probe, .cli = &cli, .plan = &plan, .mode = MODE_AUTO };
+	if (cli.command == CMD_DOCTOR) {
+		rc = doctor_run(&c);
+	} else {
+		log_info("role: %s (%s)%s", role_name(cli.role), cli.role_source, probe.gvisor ? "; gVisor" : "");
+		rc = apply_steps(&c);
+		if (rc == 0)
+			rc = exec_target(&cli, &plan);
+	}
+	plan_free(&plan);
+	free(cli.argv);
+	return rc;
 }

@@ -1,0 +1,71 @@
+#include "exec_k3s.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#if defined(__has_include)
+#if __has_include("supervise.h")
+#include "supervise.h"
+#define HAVE_SUPERVISE 1
+#endif
+#endif
+
+/* k3s ARGS with the plan's arguments right after the subcommand, where k3s
+ * itself inserts config-file flags (pkg/configfilearg), so the user's own
+ * command-line flags still come later. */
+static char **final_argv(const struct cli *cli, const struct plan *plan)
+{
+	size_t n = (size_t)cli->argc + plan->nargs;
+	char **argv = calloc(n + 1, sizeof *argv);
+	if (argv == NULL)
+		return NULL;
+	size_t k = 0;
+	int i = 0;
+	bool inserted = plan->nargs == 0;
+	for (; i < cli->argc; i++) {
+		argv[k++] = cli->argv[i];
+		if (!inserted && cli->argv[i] == cli->subcommand) {
+			for (size_t a = 0; a < plan->nargs; a++)
+				argv[k++] = plan->args[a];
+			inserted = true;
+		}
+	}
+	for (size_t a = 0; !inserted && a < plan->nargs; a++)
+		argv[k++] = plan->args[a];
+	argv[k] = NULL;
+	return argv;
+}
+
+int exec_target(const struct cli *cli, const struct plan *plan)
+{
+	char **argv = final_argv(cli, plan);
+	if (argv == NULL) {
+		log_error("out of memory");
+		return EXIT_REPAIR;
+	}
+	if (plan->nargs)
+		log_info("extra k3s arguments: %zu added after '%s'", plan->nargs, cli->subcommand);
+	if (cli->supervise) {
+#ifdef HAVE_SUPERVISE
+		log_info("supervising %s (k3s-init stays PID 1)", argv[0]);
+		int status = supervise_run(argv);
+		free(argv);
+		return status;
+#else
+		log_error("supervise mode is not part of this build");
+		free(argv);
+		return EXIT_USAGE;
+#endif
+	}
+	log_debug("exec %s", argv[0]);
+	execvp(argv[0], argv);
+	int e = errno;
+	int status = (e == ENOENT || e == ENOTDIR) ? EXIT_NOTFOUND : EXIT_NOEXEC;
+	log_error("cannot run %s: %s%s", argv[0], strerror(e), status == EXIT_NOTFOUND ? " (not found on PATH)" : "");
+	free(argv);
+	return status;
+}

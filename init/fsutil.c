@@ -1,0 +1,194 @@
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+	if (len == 0 || len >= sizeof buf) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *s = buf + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char saved = *s;
+		*s = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return -1;
+		*s = saved;
+		if (saved == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+bool is_executable_file(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return false;
+	return (st.st_mode & 0111) != 0;
+}
+
+int path_lookup(const char *name, const char *path_list, char *out, size_t out_len)
+{
+	if (strchr(name, '/')) {
+		if (!is_executable_file(name))
+			return -1;
+		if ((size_t)snprintf(out, out_len, "%s", name) >= out_len)
+			return -1;
+		return 0;
+	}
+	if (path_list == NULL)
+		path_list = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	const char *p = path_list;
+	for (;;) {
+		const char *end = strchr(p, ':');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		/* An empty PATH element means the current directory (POSIX). */
+		int w = n == 0 ? snprintf(out, out_len, "./%s", name)
+			       : snprintf(out, out_len, "%.*s/%s", (int)n, p, name);
+		if (w > 0 && (size_t)w < out_len && is_executable_file(out))
+			return 0;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	out[0] = '\0';
+	return -1;
+}
+
+ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t total = 0;
+	while ((size_t)total < len - 1) {
+		ssize_t n = read(fd, buf + total, len - 1 - (size_t)total);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		total += n;
+	}
+	close(fd);
+	buf[total] = '\0';
+	while (total > 0 && (buf[total - 1] == '\n' || buf[total - 1] == ' '))
+		buf[--total] = '\0';
+	return total;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int write_small(const char *path, const char *content, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, content, strlen(content)) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+
+static int copy_fd(int in, int out)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (write_all(out, buf, (size_t)n) != 0)
+			return -1;
+	}
+}
+
+int install_self(const char *dest)
+{
+	char tmp[PATH_MAX];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.k3s-init-tmp", dest) >= sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	unlink(tmp);
+	/* A hard link of /proc/self/exe works when dest is on the binary's file system. */
+	if (linkat(AT_FDCWD, "/proc/self/exe", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
+		int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+		if (in < 0)
+			return -1;
+		int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+		if (out < 0) {
+			int e = errno;
+			close(in);
+			errno = e;
+			return -1;
+		}
+		int rc = copy_fd(in, out);
+		int e = errno;
+		close(in);
+		if (rc == 0 && fchmod(out, 0755) != 0) {
+			rc = -1;
+			e = errno;
+		}
+		if (close(out) != 0 && rc == 0) {
+			rc = -1;
+			e = errno;
+		}
+		if (rc != 0) {
+			unlink(tmp);
+			errno = e;
+			return -1;
+		}
+	}
+	if (rename(tmp, dest) != 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,24 @@
+/* Small file-system helpers shared by the probe and the repairs. */
+#ifndef K3S_INIT_FSUTIL_H
+#define K3S_INIT_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* mkdir -p. 0 or -1 with errno. */
+int mkdir_p(const char *path, mode_t mode);
+/* Find an executable regular file `name` on `path_list` (':' separated), as
+ * execvp/LookPath would. 0 and the path in `out`, or -1. */
+int path_lookup(const char *name, const char *path_list, char *out, size_t out_len);
+/* True when path is a regular file (following symlinks) with an execute bit. */
+bool is_executable_file(const char *path);
+/* Read up to len-1 bytes, NUL-terminate, strip a trailing newline. Bytes read or -1. */
+ssize_t read_small(const char *path, char *buf, size_t len);
+/* Create (or truncate) path with content and mode. 0 or -1 with errno. */
+int write_small(const char *path, const char *content, mode_t mode);
+/* Put this very binary at dest: a hard link when possible, else a copy (never a
+ * symlink: some sandboxes do not follow symlinked CNI plugins). 0 or -1. */
+int install_self(const char *dest);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * Extra k3s arguments the environment calls for. They are only added when the
+ * target is `k3s server` or `k3s agent`, inserted right after the subcommand
+ * (where k3s puts config-file flags), and never when the user already set the
+ * same thing.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "repair.h"
+
+static bool args_possible(const struct ctx *c, char *why, size_t len)
+{
+	if (c->plan->args_allowed)
+		return true;
+	snprintf(why, len, "the target is not k3s server or agent");
+	return false;
+}
+
+/* containerd's default overlayfs snapshotter needs overlay mounts below the data
+ * dir; the native snapshotter (plain copies) works anywhere. */
+static bool snapshotter_needed(const struct ctx *c, char *why, size_t len)
+{
+	const struct probe *p = c->probe;
+	const char *user = cli_flag_value(c->cli, "snapshotter", NULL);
+	if (user) {
+		snprintf(why, len, "--snapshotter=%s given", user);
+		return false;
+	}
+	if (p->overlay == TRI_YES) {
+		snprintf(why, len, "overlayfs mounts on %s", p->overlay_dir);
+		return false;
+	}
+	if (p->overlay == TRI_UNKNOWN) {
+		snprintf(why, len, "overlayfs not tried on %s%s%s", p->overlay_dir[0] ? p->overlay_dir : "the data dir",
+			 p->overlay_errno ? ": " : "", p->overlay_errno ? strerror(p->overlay_errno) : "");
+		return false;
+	}
+	snprintf(why, len, "overlayfs does not mount on %s: %s -> --snapshotter=native", p->overlay_dir,
+		 strerror(p->overlay_errno));
+	return args_possible(c, why, len);
+}
+
+static int snapshotter_apply(struct ctx *c)
+{
+	log_info("snapshotter: adding --snapshotter=native (overlayfs unusable on %s)", c->probe->overlay_dir);
+	return plan_add_k3s_arg(c->plan, "--snapshotter=native");
+}
+
+const struct step step_snapshotter = {
+	.name = "snapshotter",
+	.roles = ROLES_AGENT,
+	.required = 0,
+	.privileged = false,
+	.needed = snapshotter_needed,
+	.apply = snapshotter_apply,
+};
+
+/* cAdvisor cannot report on a root filesystem it does not know (9p, FUSE,
+ * F2FS): kubelet stops at "failed to get rootfs info: unable to find data in
+ * memory cache" unless local storage capacity isolation is off. */
+static bool local_storage_needed(const struct ctx *c, char *why, size_t len)
+{
+	if (c->probe->rootfs_known) {
+		snprintf(why, len, "root filesystem %s is known to cAdvisor", c->probe->rootfs);
+		return false;
+	}
+	if (cli_args_mention(c->cli, "local-storage-capacity-isolation")) {
+		snprintf(why, len, "local-storage-capacity-isolation already in the arguments");
+		return false;
+	}
+	snprintf(why, len, "root filesystem %s (0x%08lx) is unknown to cAdvisor", c->probe->rootfs,
+		 c->probe->root_magic);
+	return args_possible(c, why, len);
+}
+
+static int local_storage_apply(struct ctx *c)
+{
+	log_info("local-storage: adding --kubelet-arg=local-storage-capacity-isolation=false (root filesystem %s)",
+		 c->probe->rootfs);
+	return plan_add_k3s_arg(c->plan, "--kubelet-arg=local-storage-capacity-isolation=false");
+}
+
+const struct step step_local_storage = {
+	.name = "local-storage",
+	.roles = ROLES_AGENT,
+	.required = 0,
+	.privileged = false,
+	.needed = local_storage_needed,
+	.apply = local_storage_apply,
+};
+
+/* kubelet 1.35+ refuses cgroup v1 unless failCgroupV1 is false. The version
+ * comes from K3S_INIT_K3S_VERSION (the images set it from their build ARG). */
+static bool cgroupv1_needed(const struct ctx *c, char *why, size_t len)
+{
+	const struct probe *p = c->probe;
+	if (c->cli->k8s_minor < 0) {
+		snprintf(why, len, "K3S_INIT_K3S_VERSION unset: Kubernetes version unknown, fail-cgroupv1 not added");
+		return false;
+	}
+	if (c->cli->k8s_minor < 35) {
+		snprintf(why, len, "Kubernetes 1.%d accepts cgroup v1", c->cli->k8s_minor);
+		return false;
+	}
+	/* With nothing mounted, gVisor will get v1 from the cgroups repair. */
+	bool v1 = p->cgroup == CGROUP_V1 || p->cgroup == CGROUP_HYBRID || (p->cgroup == CGROUP_NONE && p->gvisor);
+	if (!v1) {
+		snprintf(why, len, "cgroup layout %s is not v1", cgroup_layout_name(p->cgroup));
+		return false;
+	}
+	if (cli_args_mention(c->cli, "fail-cgroupv1")) {
+		snprintf(why, len, "fail-cgroupv1 already in the arguments");
+		return false;
+	}
+	snprintf(why, len, "Kubernetes 1.%d with cgroup v1", c->cli->k8s_minor);
+	return args_possible(c, why, len);
+}
+
+static int cgroupv1_apply(struct ctx *c)
+{
+	log_info("cgroupv1: adding --kubelet-arg=fail-cgroupv1=false (Kubernetes 1.%d, cgroup v1)",
+		 c->cli->k8s_minor);
+	return plan_add_k3s_arg(c->plan, "--kubelet-arg=fail-cgroupv1=false");
+}
+
+const struct step step_cgroupv1 = {
+	.name = "cgroupv1",
+	.roles = ROLES_AGENT,
+	.required = 0,
+	.privileged = false,
+	.needed = cgroupv1_needed,
+	.apply = cgroupv1_apply,
+};

@@ -1,0 +1,50 @@
+#include "netlink.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+struct mnl_socket *nl_open(int proto)
+{
+	struct mnl_socket *nl = mnl_socket_open2(proto, SOCK_CLOEXEC);
+	if (nl == NULL)
+		return NULL;
+	struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
+	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) != 0) {
+		int e = errno;
+		mnl_socket_close(nl);
+		errno = e;
+		return NULL;
+	}
+	return nl;
+}
+
+int nl_transact(struct mnl_socket *nl, struct nlmsghdr *nlh)
+{
+	static unsigned int seq_counter;
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = (unsigned int)time(NULL) + ++seq_counter;
+	unsigned int seq = nlh->nlmsg_seq;
+	unsigned int portid = mnl_socket_get_portid(nl);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	char buf[8192];
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1; /* EAGAIN: no answer within the timeout */
+		}
+		/* Data messages go to no callback; an NLMSG_ERROR with error 0 (the
+		 * ack) or NLMSG_DONE stops, an error sets errno and returns -1. */
+		int rc = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
+		if (rc == MNL_CB_ERROR)
+			return -1;
+		if (rc == MNL_CB_STOP)
+			return 0;
+	}
+}

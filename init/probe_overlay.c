@@ -1,0 +1,90 @@
+/*
+ * containerd's overlayfs snapshotter mounts overlay with upper and work dirs
+ * below the k3s data dir; when that cannot work (overlay on overlay, 9p, no
+ * privileges, gVisor) k3s has to be told --snapshotter=native. The only honest
+ * test is a trial mount: in a fresh mkdtemp directory (mode 0700) below the
+ * data dir, or its nearest existing parent when the data dir does not exist
+ * yet, unmounted and removed at once.
+ */
+#include "probe_overlay.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static void existing_dir(const char *data_dir, char *out, size_t len)
+{
+	snprintf(out, len, "%s", data_dir);
+	struct stat st;
+	while (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		char *slash = strrchr(out, '/');
+		if (slash == NULL || slash == out) {
+			snprintf(out, len, "/");
+			return;
+		}
+		*slash = '\0';
+	}
+}
+
+static void remove_trial(const char *tmp)
+{
+	static const char *const parts[] = { "w/work", "w/index", "w", "u", "l", "m", NULL };
+	char path[PATH_MAX];
+	for (int i = 0; parts[i]; i++) {
+		snprintf(path, sizeof path, "%s/%s", tmp, parts[i]);
+		if (rmdir(path) != 0 && errno != ENOENT)
+			log_warn("overlay trial: rmdir %s: %s", path, strerror(errno));
+	}
+	if (rmdir(tmp) != 0)
+		log_warn("overlay trial: rmdir %s: %s", tmp, strerror(errno));
+}
+
+static int make_parts(const char *tmp)
+{
+	static const char *const parts[] = { "l", "u", "w", "m", NULL };
+	char path[PATH_MAX];
+	for (int i = 0; parts[i]; i++) {
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", tmp, parts[i]) >= sizeof path || mkdir(path, 0700) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void probe_overlay(struct probe *p, const char *data_dir)
+{
+	char dir[PATH_MAX - 64];
+	existing_dir(data_dir, dir, sizeof dir);
+	snprintf(p->overlay_dir, sizeof p->overlay_dir, "%s", dir);
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s/.k3s-init-overlay-XXXXXX", strcmp(dir, "/") ? dir : "");
+	if (mkdtemp(tmp) == NULL) {
+		p->overlay = TRI_UNKNOWN;
+		p->overlay_errno = errno;
+		return;
+	}
+	if (make_parts(tmp) != 0) {
+		p->overlay = TRI_UNKNOWN;
+		p->overlay_errno = errno;
+		remove_trial(tmp);
+		return;
+	}
+	char opts[PATH_MAX * 3 + 64], merged[PATH_MAX + 4];
+	snprintf(opts, sizeof opts, "lowerdir=%s/l,upperdir=%s/u,workdir=%s/w", tmp, tmp, tmp);
+	snprintf(merged, sizeof merged, "%s/m", tmp);
+	if (mount("overlay", merged, "overlay", MS_NOSUID | MS_NODEV, opts) == 0) {
+		p->overlay = TRI_YES;
+		if (umount2(merged, MNT_DETACH) != 0)
+			log_warn("overlay trial: umount %s: %s", merged, strerror(errno));
+	} else {
+		p->overlay = TRI_NO;
+		p->overlay_errno = errno;
+	}
+	remove_trial(tmp);
+}
