@@ -25,9 +25,11 @@ fi
 
 # Docker: VFS works on every filesystem the engines meet here; runsc with
 # --network=none because gVisor's netstack refuses the root network namespace
-# ("cannot run with network enabled in root network namespace").
+# ("cannot run with network enabled in root network namespace"); runsc-host
+# (--network=host: the container's own netns, set up by Docker) lets a gVisor
+# container reach others on a compose network.
 mkdir -p /etc/docker
-daemon_json='{"storage-driver":"vfs","runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]}}}'
+daemon_json='{"storage-driver":"vfs","runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]},"runsc-host":{"path":"/usr/bin/runsc","runtimeArgs":["--network=host"]}}}'
 if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]; then
 	printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
 	if pgrep -x dockerd >/dev/null; then
