@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "repair.h"
 
 /* 32 random bytes: the strength k3s itself gives the tokens it generates. */
 #define TOKEN_BYTES 32
@@ -262,3 +263,48 @@ int cluster_token_apply(const struct cluster_token_settings *settings, bool serv
 	token_path(settings, path, sizeof path);
 	return server_role ? server_token(settings, path) : agent_token(settings, path);
 }
+
+/* --- the step (repair.h): K3S_INIT_CLUSTER_TOKEN=auto|on|off --------------- */
+
+static bool is_server_role(enum role role)
+{
+	return role == ROLE_SERVER || role == ROLE_CONTROL_PLANE;
+}
+
+/* Read only. A bad K3S_INIT_TOKEN_* value stops the init here with 64, before
+ * any step has changed anything (the core leaves these variables to us). */
+static bool cluster_token_needed(const struct ctx *c, char *why, size_t len)
+{
+	struct cluster_token_settings settings;
+	(void)c;
+	if (cluster_token_settings_read(&settings) != 0)
+		exit(EXIT_USAGE);
+	if (env_set("K3S_TOKEN") || env_set("K3S_TOKEN_FILE")) {
+		snprintf(why, len, "K3S_TOKEN or K3S_TOKEN_FILE is set");
+		return false;
+	}
+	if (!dir_exists(settings.dir)) {
+		snprintf(why, len, "no shared token directory %s", settings.dir);
+		return false;
+	}
+	snprintf(why, len, "no token set; shared directory %s", settings.dir);
+	return true;
+}
+
+static int cluster_token_step_apply(struct ctx *c)
+{
+	struct cluster_token_settings settings;
+	if (cluster_token_settings_read(&settings) != 0)
+		return -1;
+	return cluster_token_apply(&settings, is_server_role(c->cli->role));
+}
+
+const struct step step_cluster_token = {
+	.name = "cluster_token",
+	.roles = ROLES_ALL,
+	/* An agent without its token cannot join; a server without one makes its own. */
+	.required = ROLE_BIT(ROLE_AGENT),
+	.privileged = false,
+	.needed = cluster_token_needed,
+	.apply = cluster_token_step_apply,
+};

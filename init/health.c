@@ -2,7 +2,8 @@
  * `k3s-init health URL` (see health.h).
  * Only http:// on a numeric address or localhost: the kubelet's healthz
  * endpoint (kubelet --healthz-bind-address, 127.0.0.1:10248) is plain HTTP.
- * Environment: K3S_INIT_HEALTH_TIMEOUT seconds (1..60, default 3).
+ * The whole exchange is bounded by HEALTH_TIMEOUT_MS; Docker's HEALTHCHECK
+ * --timeout bounds it from outside as well.
  */
 #include "health.h"
 
@@ -21,6 +22,7 @@
 #include "log.h"
 
 #define EXIT_USAGE 64
+#define HEALTH_TIMEOUT_MS 3000
 
 struct http_target {
 	char host[256];
@@ -52,23 +54,6 @@ static int parse_url(const char *url, struct http_target *t)
 	memcpy(t->port, port, port_len);
 	t->port[port_len] = '\0';
 	memcpy(t->path, path, strlen(path) + 1);
-	return 0;
-}
-
-static int read_timeout(int *ms)
-{
-	const char *value = getenv("K3S_INIT_HEALTH_TIMEOUT");
-	char *end = NULL;
-	*ms = 3000;
-	if (value == NULL || value[0] == '\0')
-		return 0;
-	errno = 0;
-	long seconds = strtol(value, &end, 10);
-	if (errno != 0 || *end != '\0' || seconds < 1 || seconds > 60) {
-		log_error("K3S_INIT_HEALTH_TIMEOUT='%s': expected whole seconds 1..60", value);
-		return -1;
-	}
-	*ms = (int)seconds * 1000;
 	return 0;
 }
 
@@ -167,17 +152,14 @@ int health_main(int argc, char **argv)
 {
 	struct http_target t;
 	struct timespec deadline;
-	int timeout_ms;
 
 	if (argc != 2 || parse_url(argv[1], &t) != 0) {
 		log_error("usage: k3s-init health http://HOST[:PORT][/PATH] (got '%s')", argc == 2 ? argv[1] : "");
 		return EXIT_USAGE;
 	}
-	if (read_timeout(&timeout_ms) != 0)
-		return EXIT_USAGE;
 	if (clock_gettime(CLOCK_MONOTONIC, &deadline) != 0)
 		return 1;
-	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_sec += HEALTH_TIMEOUT_MS / 1000;
 
 	int fd = connect_target(&t, &deadline);
 	if (fd < 0)

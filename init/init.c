@@ -12,6 +12,7 @@
 
 #include "doctor.h"
 #include "exec_k3s.h"
+#include "health.h"
 #include "log.h"
 #include "repair.h"
 
@@ -49,6 +50,8 @@ static bool takes_flags(const struct cli *cli)
 
 int init_main(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "health") == 0) /* the images' HEALTHCHECK (health.c) */
+		return health_main(argc - 1, argv + 1);
 	struct cli cli;
 	int rc = cli_parse(&cli, argc, argv);
 	if (rc != 0)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "repair.h"
 
 #define POLL_NANOSECONDS 250000000L
 #define MAX_KUBECONFIG_BYTES (1024 * 1024)
@@ -362,3 +363,43 @@ int kubeconfig_export_start(const struct kubeconfig_export_settings *settings)
 			signal(sig, SIG_DFL);
 	_exit(kubeconfig_export_run(settings) == 0 ? 0 : 1);
 }
+
+/* --- the step (repair.h): K3S_INIT_EXPORT_KUBECONFIG=auto|on|off ----------- */
+
+/* Read only. A bad K3S_INIT_KUBECONFIG_* value stops the init here with 64,
+ * before any step has changed anything (the core leaves them to us). */
+static bool export_kubeconfig_needed(const struct ctx *c, char *why, size_t len)
+{
+	struct kubeconfig_export_settings settings;
+	(void)c;
+	if (kubeconfig_export_settings_read(&settings) != 0)
+		exit(EXIT_USAGE);
+	if (!settings.enabled) {
+		snprintf(why, len, "K3S_INIT_KUBECONFIG_DIR not set");
+		return false;
+	}
+	snprintf(why, len, "copy %s to %s when the API answers", settings.source, settings.dir);
+	return true;
+}
+
+static int export_kubeconfig_apply(struct ctx *c)
+{
+	struct kubeconfig_export_settings settings;
+	(void)c;
+	if (kubeconfig_export_settings_read(&settings) != 0)
+		return -1;
+	if (!settings.enabled) {
+		log_warn("export_kubeconfig: forced on but K3S_INIT_KUBECONFIG_DIR is not set; nothing to do");
+		return 0;
+	}
+	return kubeconfig_export_start(&settings);
+}
+
+const struct step step_export_kubeconfig = {
+	.name = "export_kubeconfig",
+	.roles = ROLE_BIT(ROLE_SERVER) | ROLE_BIT(ROLE_CONTROL_PLANE),
+	.required = 0,
+	.privileged = false,
+	.needed = export_kubeconfig_needed,
+	.apply = export_kubeconfig_apply,
+};
