@@ -208,6 +208,11 @@ static int server_token(const struct cluster_token_settings *settings, const cha
 	return export_token_file(path);
 }
 
+static long long elapsed_ms(const struct timespec *from, const struct timespec *to)
+{
+	return (long long)(to->tv_sec - from->tv_sec) * 1000 + (to->tv_nsec - from->tv_nsec) / 1000000;
+}
+
 static int agent_token(const struct cluster_token_settings *settings, const char *path)
 {
 	struct timespec start, now;
@@ -230,7 +235,7 @@ static int agent_token(const struct cluster_token_settings *settings, const char
 			log_error("clock_gettime: %s", strerror(errno));
 			return -1;
 		}
-		if (now.tv_sec - start.tv_sec >= (time_t)settings->wait_seconds) {
+		if (elapsed_ms(&start, &now) >= (long long)settings->wait_seconds * 1000) {
 			log_error("no cluster token at %s after %u s (K3S_INIT_TOKEN_WAIT): start a server "
 				  "sharing that volume first, or set K3S_TOKEN or K3S_TOKEN_FILE",
 				  path, settings->wait_seconds);

@@ -288,6 +288,11 @@ static int export_as(const struct kubeconfig_export_settings *settings, const ch
 	return rc;
 }
 
+static long long elapsed_ms(const struct timespec *from, const struct timespec *to)
+{
+	return (long long)(to->tv_sec - from->tv_sec) * 1000 + (to->tv_nsec - from->tv_nsec) / 1000000;
+}
+
 /* Wait for k3s's kubeconfig and an open API port; NULL after the deadline. */
 static char *wait_for_api(const struct kubeconfig_export_settings *settings)
 {
@@ -307,7 +312,7 @@ static char *wait_for_api(const struct kubeconfig_export_settings *settings)
 		}
 		free(text);
 		if (clock_gettime(CLOCK_MONOTONIC, &now) != 0 ||
-		    now.tv_sec - start.tv_sec >= (time_t)settings->wait_seconds)
+		    elapsed_ms(&start, &now) >= (long long)settings->wait_seconds * 1000)
 			return NULL;
 		nanosleep(&pause, NULL);
 	}
