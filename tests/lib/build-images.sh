@@ -1,0 +1,75 @@
+#!/bin/bash
+# Build the product images (`make images`):
+#   ${IMAGE_PREFIX}/control-plane:${TAG} from Dockerfile.control-plane
+#   ${IMAGE_PREFIX}/worker:${TAG}        from Dockerfile.worker
+# Default: against the real pinned bases (rancher/k3s, alpine: needs a
+# registry). LOCAL_BASES=1: against the local test bases that
+# tests/lib/build-base-images.sh makes (k3s-sandbox-test/k3s:local and
+# k3s-sandbox-test/toolchain:local, with a dynamic `make build` of the init).
+# Settings: ENGINE=docker|podman (docker), IMAGE_PREFIX (k3s-sandbox), TAG
+# (latest), VARIANTS ("control-plane worker"), CONTEXT (the repository),
+# K3S_VERSION / K3S_IMAGE / TOOLCHAIN_IMAGE / INIT_MAKE_TARGET (build args;
+# unset ones keep the Dockerfiles' defaults).
+# Exit status: 0 built, 1 a build failed, 64 bad setting.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+engine=${ENGINE:-docker}
+prefix=${IMAGE_PREFIX:-k3s-sandbox}
+tag=${TAG:-latest}
+variants=${VARIANTS:-control-plane worker}
+context=${CONTEXT:-$top}
+local_bases=${LOCAL_BASES:-0}
+
+die() {
+	echo "build-images: $1" >&2
+	exit "${2:-1}"
+}
+
+case "$engine" in docker | podman) ;; *) die "ENGINE must be docker or podman, not '$engine'" 64 ;; esac
+case "$local_bases" in 0 | 1) ;; *) die "LOCAL_BASES must be 0 or 1, not '$local_bases'" 64 ;; esac
+for variant in $variants; do
+	case "$variant" in control-plane | worker) ;; *) die "VARIANTS: unknown variant '$variant' (control-plane, worker)" 64 ;; esac
+done
+[ -f "$context/Dockerfile.control-plane" ] || die "CONTEXT '$context' holds no Dockerfile.control-plane" 64
+
+args=()
+if [ "$local_bases" = 1 ]; then
+	args+=(--build-arg "K3S_IMAGE=${K3S_IMAGE:-k3s-sandbox-test/k3s:local}"
+		--build-arg "TOOLCHAIN_IMAGE=${TOOLCHAIN_IMAGE:-k3s-sandbox-test/toolchain:local}"
+		--build-arg "INIT_MAKE_TARGET=${INIT_MAKE_TARGET:-build}")
+else
+	for name in K3S_IMAGE TOOLCHAIN_IMAGE INIT_MAKE_TARGET; do
+		if [ -n "${!name:-}" ]; then
+			args+=(--build-arg "$name=${!name}")
+		fi
+	done
+fi
+if [ -n "${K3S_VERSION:-}" ]; then
+	args+=(--build-arg "K3S_VERSION=$K3S_VERSION")
+fi
+
+build() { # variant
+	local variant=$1 name="$prefix/$1:$tag" start=$SECONDS
+	case "$engine" in
+	docker)
+		# Debian's 20.10 client drives the daemon's built-in BuildKit (the
+		# 28.x client in /usr/local/bin has no buildx plugin here).
+		local cli=/usr/bin/docker
+		[ -x "$cli" ] || cli=docker
+		DOCKER_BUILDKIT=1 "$cli" build -q -f "$context/Dockerfile.$variant" -t "$name" "${args[@]}" "$context" >/dev/null
+		;;
+	podman)
+		# Docker format keeps HEALTHCHECK and STOPSIGNAL (OCI image config has no
+		# healthcheck).
+		podman --storage-driver vfs build -q --format docker --layers -f "$context/Dockerfile.$variant" \
+			-t "$name" "${args[@]}" "$context" >/dev/null
+		;;
+	esac
+	echo "build-images: $engine: built $name in $((SECONDS - start)) s"
+}
+
+for variant in $variants; do
+	build "$variant" || die "$engine: building $prefix/$variant:$tag failed"
+done
