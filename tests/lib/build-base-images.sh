@@ -56,13 +56,32 @@ have_image() { # engine name
 	$(engine_cli "$1") image inspect "$2" >/dev/null 2>&1
 }
 
+# A built image carries the hash of its inputs (label k3s-sandbox-test.inputs):
+# a changed Dockerfile or stand-in source rebuilds it, FORCE=1 always does.
+inputs_hash() { # name
+	case "$1" in
+	"$TOOLCHAIN_IMAGE") cat "$fixtures/k3s-base/Dockerfile.toolchain" ;;
+	"$K3S_IMAGE") cat "$fixtures/k3s-base/Dockerfile" "$fixtures/k3s-base/iptables-detect.sh" \
+		"$fixtures"/k3s-standin/*.c "$fixtures"/k3s-standin/*.h "$fixtures/k3s-standin/Makefile" ;;
+	*) echo none ;;
+	esac | sha256sum | cut -c1-16
+}
+
+image_inputs() { # engine name
+	# shellcheck disable=SC2046
+	$(engine_cli "$1") image inspect --format '{{index .Config.Labels "k3s-sandbox-test.inputs"}}' "$2" 2>/dev/null
+}
+
 need_build() { # engine name
 	if [ "$force" = 1 ]; then
 		return 0
 	fi
 	if have_image "$1" "$2"; then
-		say "$1: $2 exists (FORCE=1 rebuilds)"
-		return 1
+		if [ "$2" = "$DEBIAN_IMAGE" ] || [ "$(image_inputs "$1" "$2")" = "$(inputs_hash "$2")" ]; then
+			say "$1: $2 exists (FORCE=1 rebuilds)"
+			return 1
+		fi
+		say "$1: $2 is out of date: rebuilding"
 	fi
 	return 0
 }
@@ -109,16 +128,19 @@ build_dockerfile() { # engine name dockerfile context [build args...]
 	shift 4
 	need_build "$engine" "$name" || return 0
 	local start=$SECONDS
-	if [ "$engine" = podman ] && case " $engines " in *" docker "*) true ;; *) false ;; esac && have_image docker "$name"; then
+	if [ "$engine" = podman ] && case " $engines " in *" docker "*) true ;; *) false ;; esac &&
+		[ "$(image_inputs docker "$name")" = "$(inputs_hash "$name")" ]; then
 		$docker_cli save "$name" | podman --storage-driver vfs load -q >/dev/null
 		# podman load keeps the repository name; make sure the short name resolves.
 		podman --storage-driver vfs image inspect "$name" >/dev/null
 		say "podman: loaded $name from docker in $((SECONDS - start)) s"
 		return 0
 	fi
+	local label
+	label="k3s-sandbox-test.inputs=$(inputs_hash "$name")"
 	case "$engine" in
-	docker) DOCKER_BUILDKIT=1 $docker_cli build -q -f "$dockerfile" -t "$name" "$@" "$context" >/dev/null ;;
-	podman) podman --storage-driver vfs build -q --layers -f "$dockerfile" -t "$name" "$@" "$context" >/dev/null ;;
+	docker) DOCKER_BUILDKIT=1 $docker_cli build -q --label "$label" -f "$dockerfile" -t "$name" "$@" "$context" >/dev/null ;;
+	podman) podman --storage-driver vfs build -q --layers --label "$label" -f "$dockerfile" -t "$name" "$@" "$context" >/dev/null ;;
 	esac
 	say "$engine: built $name in $((SECONDS - start)) s"
 }
