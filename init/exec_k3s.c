@@ -1,10 +1,12 @@
 #include "exec_k3s.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 
 #if defined(__has_include)
@@ -61,11 +63,20 @@ int exec_target(const struct cli *cli, const struct plan *plan)
 		return EXIT_USAGE;
 #endif
 	}
-	log_debug("exec %s", argv[0]);
-	execvp(argv[0], argv);
+	/* Resolve on PATH first and exec once: execvp would try (and fail)
+	 * one execve per PATH entry, and the only execve is to be the target's. */
+	char path[PATH_MAX];
+	if (strchr(argv[0], '/'))
+		snprintf(path, sizeof path, "%s", argv[0]);
+	else if (path_lookup(argv[0], getenv("PATH"), path, sizeof path) != 0) {
+		log_error("cannot run %s: not found%s", argv[0], strchr(argv[0], '/') ? "" : " on PATH");
+		free(argv);
+		return EXIT_NOTFOUND;
+	}
+	log_debug("exec %s", path);
+	execv(path, argv);
 	int e = errno;
-	int status = (e == ENOENT || e == ENOTDIR) ? EXIT_NOTFOUND : EXIT_NOEXEC;
-	log_error("cannot run %s: %s%s", argv[0], strerror(e), status == EXIT_NOTFOUND ? " (not found on PATH)" : "");
+	log_error("cannot run %s (%s): %s", argv[0], path, strerror(e));
 	free(argv);
-	return status;
+	return e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
 }

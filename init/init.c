@@ -54,14 +54,16 @@ int init_main(int argc, char **argv)
 		return health_main(argc - 1, argv + 1);
 	struct cli cli;
 	int rc = cli_parse(&cli, argc, argv);
-	if (rc != 0)
+	if (rc != 0) {
+		free(cli.argv);
 		return rc;
-	if (cli.command == CMD_HELP) {
-		cli_usage();
-		return 0;
 	}
-	if (cli.command == CMD_VERSION) {
-		printf("k3s-init %s\n", K3S_INIT_VERSION);
+	if (cli.command == CMD_HELP || cli.command == CMD_VERSION) {
+		if (cli.command == CMD_HELP)
+			cli_usage();
+		else
+			printf("k3s-init %s\n", K3S_INIT_VERSION);
+		free(cli.argv);
 		return 0;
 	}
 	struct probe probe;

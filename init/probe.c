@@ -131,6 +131,13 @@ static const char *const v1_controllers[] = {
 static int cgroup_cb(const struct mount_entry *e, void *arg)
 {
 	struct cgroup_scan *s = arg;
+	/* A later mount on /sys/fs/cgroup or a parent hides what was there. */
+	if (strcmp(e->fstype, "cgroup") != 0 && strcmp(e->fstype, "cgroup2") != 0 &&
+	    (strcmp(e->mount_point, "/sys/fs/cgroup") == 0 || strcmp(e->mount_point, "/sys/fs") == 0 ||
+	     strcmp(e->mount_point, "/sys") == 0)) {
+		memset(s, 0, sizeof *s);
+		return 0;
+	}
 	if (strncmp(e->mount_point, "/sys/fs/cgroup", 14) != 0 ||
 	    (e->mount_point[14] != '\0' && e->mount_point[14] != '/'))
 		return 0;

@@ -58,18 +58,21 @@ struct k3s_ipt_getinfo {
 };
 
 /*
- * Legacy iptables: the tables already loaded are listed in
- * /proc/net/ip_tables_names (any line means legacy is in use, and
- * iptables-detect.sh would pick legacy). Otherwise ask the kernel for the filter
- * table as iptables-legacy does (raw socket + IPT_SO_GET_INFO); kernels built
- * without legacy support (the default since Linux 6.17) answer ENOPROTOOPT.
+ * Legacy iptables: /proc/net/ip_tables_names exists once ip_tables is loaded,
+ * and lists the tables in use (any line means legacy rules exist, and
+ * iptables-detect.sh would pick legacy). Only when it is absent is the kernel
+ * asked for the filter table as iptables-legacy does (raw socket +
+ * IPT_SO_GET_INFO); that may autoload ip_tables, so it is the last resort.
+ * Kernels built without legacy support (the default since Linux 6.17) answer
+ * ENOPROTOOPT.
  */
 static void probe_legacy(struct probe *p)
 {
 	char names[256];
-	if (read_small("/proc/net/ip_tables_names", names, sizeof names) > 0) {
+	ssize_t n = read_small("/proc/net/ip_tables_names", names, sizeof names);
+	if (n >= 0) {
 		p->legacy = TRI_YES;
-		p->legacy_in_use = true;
+		p->legacy_in_use = n > 0;
 		return;
 	}
 	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);

@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# The repairs for real: each test takes away, in fresh mount and PID namespaces,
+# what one repair restores, runs $K3S_INIT with the checker (fixtures/checker.c)
+# as the named program or as a fake k3s, and asserts what k3s/kubelet would see.
+
+load helpers
+
+setup_file() {
+	require_root
+	require_k3s_init
+	require_tools unshare gcc mknod strace setpriv
+	build_checker
+}
+
+@test "kmsg: a /dev without kmsg gets a readable /dev/kmsg" {
+	run ns_run "$NO_KMSG; test ! -e /dev/kmsg; K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER"
+	assert_success
+	assert_line --partial "kmsg: bound /dev/null over /dev/kmsg"
+	assert_check kmsg
+}
+
+@test "cgroups: an empty /sys/fs/cgroup gets v1 hierarchies with memory and pids" {
+	run ns_run "$NO_CGROUPS; K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER"
+	assert_success
+	assert_line --regexp "k3s-init: cgroups: mounted"
+	assert_check cgroups
+	assert_line --regexp "^check cgroups ok first=/sys/fs/cgroup/"
+}
+
+@test "sysctl: hidden and read-only tunables become readable and writable, other entries stay real" {
+	run ns_run "$BAD_SYSCTL; ! test -e /proc/sys/kernel/keys/root_maxkeys;
+		! sh -c 'echo 1 > /proc/sys/kernel/panic' 2>/dev/null;
+		K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER; cat /proc/sys/kernel/osrelease"
+	assert_success
+	assert_line --partial "sysctl: covered /proc/sys/kernel with a tmpfs"
+	assert_line --partial "sysctl: covered /proc/sys/kernel/keys with a tmpfs"
+	assert_check sysctl
+	assert_line "check sysctl ok kernel/keys/root_maxkeys=1000000 writable"
+	assert_line "check sysctl ok kernel/panic=10 writable"
+	assert_line "$(uname -r)"
+}
+
+@test "host-local: a PATH without host-local gets this binary as host-local, runnable, not a symlink" {
+	run ns_run "! command -v host-local; K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER"
+	assert_success
+	assert_line --partial "host-local: placed k3s-init as /run/k3s-init/bin/host-local"
+	assert_check host-local
+	assert_line --regexp "^check host-local ok /run/k3s-init/bin/host-local symlink=0 version-exit=0"
+}
+
+@test "host-local: one already on PATH is left alone" {
+	run ns_run "PATH=/usr/lib/cni:\$PATH K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER"
+	assert_success
+	assert_line --partial "host-local: ok: host-local found on PATH: /usr/lib/cni/host-local"
+	assert_line --regexp "^check host-local ok /usr/lib/cni/host-local"
+}
+
+@test "iptables: IPTABLES_MODE exported from the kernel probe and the six names linked" {
+	local mode=nft
+	grep -q . /proc/net/ip_tables_names 2>/dev/null && mode=legacy
+	run ns_run "K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER; readlink /run/k3s-init/bin/ip6tables-restore"
+	assert_success
+	assert_check iptables
+	assert_line --regexp "^check iptables ok IPTABLES_MODE=$mode iptables=/run/k3s-init/bin/iptables -> .*/xtables-$mode-multi$"
+	assert_line --regexp "/xtables-$mode-multi$"
+}
+
+@test "loopback: lo down in a new network namespace is brought up" {
+	NS_NET=1 run ns_run "K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER"
+	assert_success
+	assert_line "k3s-init: loopback: set lo up"
+	assert_check lo
+}
+
+@test "propagation: a private / becomes rshared" {
+	run ns_run "K3S_INIT_ROLE=agent \$K3S_INIT sh -c 'grep \" / / \" /proc/self/mountinfo'"
+	assert_success
+	assert_line "k3s-init: propagation: made / rshared"
+	assert_line --regexp " / / .*shared:[0-9]+"
+}
+
+@test "everything taken away at once: the fake k3s agent sees a kubelet-ready environment" {
+	NS_NET=1 run ns_run "$NO_KMSG; $NO_CGROUPS; $BAD_SYSCTL; \$K3S_INIT agent --node-name n1"
+	assert_success
+	for check in kmsg cgroups sysctl host-local lo iptables; do
+		assert_check "$check"
+	done
+	assert_line "argv[1]=agent"
+	assert_line "argv[2]=--node-name"
+	assert_line "pid 1"
+}
+
+@test "flags: fail-cgroupv1 on Kubernetes 1.35 with cgroup v1, after the subcommand, user flags kept" {
+	NS_ENV="K3S_INIT_K3S_VERSION=v1.35.0-k3s1" run ns_run "\$K3S_INIT server --disable=traefik"
+	assert_success
+	assert_line "argv[1]=server"
+	assert_line "argv[2]=--kubelet-arg=fail-cgroupv1=false"
+	assert_line "argv[3]=--disable=traefik"
+}
+
+@test "flags: no fail-cgroupv1 before 1.35, or without K3S_INIT_K3S_VERSION (logged why)" {
+	NS_ENV="K3S_INIT_K3S_VERSION=v1.34.3-k3s3" run ns_run "\$K3S_INIT server"
+	assert_success
+	refute_line --partial "argv[2]="
+	run ns_run "\$K3S_INIT server"
+	assert_success
+	assert_line --partial "K3S_INIT_K3S_VERSION unset"
+	refute_line --partial "fail-cgroupv1=false"
+}
+
+@test "flags: --snapshotter=native when overlayfs cannot mount on the data dir" {
+	# Overlay cannot take an upper dir on overlayfs: a data dir there refuses it.
+	run ns_run "mkdir -p /run/o/l /run/o/u /run/o/w /run/o/m;
+		mount -t overlay overlay -o lowerdir=/run/o/l,upperdir=/run/o/u,workdir=/run/o/w /run/o/m;
+		\$K3S_INIT agent --data-dir /run/o/m/k3s; ls -A /run/o/m"
+	assert_success
+	assert_line "argv[2]=--snapshotter=native"
+	refute_line --partial ".k3s-init-overlay"
+}
+
+@test "flags: a user --snapshotter wins; K3S_INIT_LOCAL_STORAGE=on adds the kubelet flag" {
+	NS_ENV="K3S_INIT_SNAPSHOTTER=auto K3S_INIT_LOCAL_STORAGE=on" \
+		run ns_run "\$K3S_INIT agent --snapshotter=stargz"
+	assert_success
+	assert_line "argv[2]=--kubelet-arg=local-storage-capacity-isolation=false"
+	assert_line "argv[3]=--snapshotter=stargz"
+	refute_line "argv[2]=--snapshotter=native"
+}
+
+@test "flags: never added to a named program or to k3s subcommands other than server/agent" {
+	NS_ENV="K3S_INIT_LOCAL_STORAGE=on K3S_INIT_SNAPSHOTTER=on" run ns_run "\$K3S_INIT \$CHECKER x; \$K3S_INIT kubectl get nodes"
+	assert_success
+	refute_line --partial "argv[2]=--"
+	assert_line "argv[1]=kubectl"
+	assert_line "argv[1]=x"
+}
+
+@test "control-plane: nothing privileged: /dev/kmsg, cgroups and mounts untouched" {
+	run ns_run "$NO_KMSG; $NO_CGROUPS; before=\$(wc -l </proc/self/mountinfo);
+		\$K3S_INIT server --disable-agent; echo mounts \$before \$(wc -l </proc/self/mountinfo)"
+	assert_success
+	assert_line --partial "role: control-plane (arguments: --disable-agent)"
+	assert_line --regexp "^check kmsg FAIL"
+	assert_line --regexp "^mounts ([0-9]+) \1$"
+	assert_check host-local
+}
+
+@test "control-plane from a config drop-in (disable-agent: true)" {
+	run ns_run "mkdir -p /run/cfg/config.yaml.d; printf 'disable-agent: true\n' >/run/cfg/config.yaml.d/10-cp.yaml;
+		K3S_CONFIG_FILE=/run/cfg/config.yaml \$K3S_INIT server"
+	assert_success
+	assert_line --partial "role: control-plane (config file: disable-agent: true)"
+}
+
+@test "idempotent: a second run in the same namespaces changes no mount" {
+	NS_NET=1 run ns_run "$NO_KMSG; $NO_CGROUPS; $BAD_SYSCTL;
+		K3S_INIT_ROLE=agent \$K3S_INIT true; a=\$(wc -l </proc/self/mountinfo);
+		K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER; echo mounts \$a \$(wc -l </proc/self/mountinfo)"
+	assert_success
+	assert_line --regexp "^mounts ([0-9]+) \1$"
+	assert_line "k3s-init: kmsg: ok: /dev/kmsg opens for reading"
+	assert_line --partial "k3s-init: sysctl: ok:"
+	assert_line --partial "k3s-init: cgroups: ok:"
+	assert_line --partial "host-local: kept k3s-init as /run/k3s-init/bin/host-local"
+	for check in kmsg cgroups sysctl host-local lo iptables; do
+		assert_check "$check"
+	done
+}
+
+@test "no execve before the child: strace sees only the init and the final program" {
+	run ns_run "$NO_KMSG; $NO_CGROUPS; $BAD_SYSCTL;
+		CHECKER_SKIP_EXEC=1 strace -f -qq -e trace=execve -o /run/trace \$K3S_INIT agent >/dev/null 2>&1;
+		cat /run/trace"
+	assert_success
+	[ "$(grep -c 'execve(' <<<"$output")" -eq 2 ]
+	assert_line --regexp 'execve\("[^"]*k3s-init"'
+	assert_line --regexp "execve\(\"$K3SBIN/k3s\", \[\"k3s\", \"agent\""
+}
+
+@test "a required repair that fails: exit 71 naming it (no CAP_SYS_ADMIN for the agent's kmsg)" {
+	run ns_run "$NO_KMSG; setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin \$K3S_INIT agent"
+	assert_equal "$status" 71
+	assert_line --partial "kmsg: failed, and k3s agent cannot start without it"
+	refute_line --regexp "^check "
+}
