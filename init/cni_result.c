@@ -126,7 +126,7 @@ static int prev_add(json_t *addr, struct cni_cidr **out, size_t *count, struct c
 	return 0;
 }
 
-int cni_result_prev_ips(json_t *prev, struct cni_cidr **out, size_t *count, struct cni_error *err)
+static int prev_collect(json_t *prev, struct cni_cidr **out, size_t *count, struct cni_error *err)
 {
 	*out = NULL;
 	*count = 0;
@@ -157,6 +157,16 @@ int cni_result_prev_ips(json_t *prev, struct cni_cidr **out, size_t *count, stru
 			return -1;
 	}
 	return 0;
+}
+
+int cni_result_prev_ips(json_t *prev, struct cni_cidr **out, size_t *count, struct cni_error *err)
+{
+	if (prev_collect(prev, out, count, err) == 0)
+		return 0;
+	free(*out);
+	*out = NULL;
+	*count = 0;
+	return -1;
 }
 
 static int append_words(json_t *dns, const char *key, char *rest)
