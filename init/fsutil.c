@@ -22,7 +22,9 @@ int mkdir_p(const char *path, mode_t mode)
 			continue;
 		char saved = *s;
 		*s = '\0';
-		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		/* gVisor's sysfs answers EPERM, not EEXIST, for an existing dir. */
+		struct stat st;
+		if (mkdir(buf, mode) != 0 && errno != EEXIST && (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
 			return -1;
 		*s = saved;
 		if (saved == '\0')

@@ -32,6 +32,17 @@
 #define PROC_SYS "/proc/sys"
 #define STAGE K3S_INIT_RUN_DIR "/sysctl-stage"
 
+/* A recursive bind keeps whatever is mounted below (a user's own covers);
+ * gVisor refuses MS_REC on these with EINVAL, and a plain bind does there. */
+static int bind(const char *src, const char *dst)
+{
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	return mount(src, dst, NULL, MS_BIND, NULL);
+}
+
 static bool sysctl_needed(const struct ctx *c, char *why, size_t len)
 {
 	size_t used = 0;
@@ -109,7 +120,7 @@ static int bind_back(const char *target_dir, const char *name, int *count)
 			return -1;
 		close(fd);
 	}
-	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) != 0) {
+	if (bind(src, dst) != 0) {
 		int e = errno;
 		S_ISDIR(st.st_mode) ? rmdir(dst) : unlink(dst);
 		errno = e;
@@ -128,7 +139,7 @@ static int cover(const char *dir, const bool *bad)
 		log_error("sysctl: mkdir " STAGE ": %s", strerror(errno));
 		return -1;
 	}
-	if (mount(target, STAGE, NULL, MS_BIND | MS_REC, NULL) != 0) {
+	if (bind(target, STAGE) != 0) {
 		log_error("sysctl: bind %s to " STAGE ": %s", target, strerror(errno));
 		return -1;
 	}

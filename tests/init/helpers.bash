@@ -76,3 +76,33 @@ assert_check() {
 	assert_line --regexp "^check $1 ok "
 	refute_line --regexp "^check $1 FAIL"
 }
+
+# gvisor_image BINARY TAG: a tiny image for `docker run --runtime=runsc` (no
+# registry here): BINARY as /k3s-init with the shared libraries ldd lists (the
+# test build is dynamic), busybox as /bin/sh, the checker as /bin/checker and
+# as /bin/k3s. Prints the image name.
+gvisor_image() {
+	local binary=$1 tag=$2 root="$BATS_FILE_TMPDIR/gvisor-root-$2" image="k3s-sandbox-test-init/gvisor:$2"
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,proc,sys,dev,tmp,run,etc,var/lib}
+	cp "$binary" "$root/k3s-init"
+	local lib
+	for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+	cp /bin/busybox "$root/bin/busybox"
+	ln -s busybox "$root/bin/sh"
+	cp "$CHECKER" "$root/bin/checker"
+	cp "$CHECKER" "$root/bin/k3s"
+	tar -C "$root" -c . | docker import - "$image" >/dev/null
+	rm -rf "$root"
+	echo "$image"
+}
+
+# gvisor_run IMAGE ARGS...: run in gVisor, privileged, as PID 1 (/k3s-init ARGS).
+gvisor_run() {
+	local image=$1
+	shift
+	docker run --rm --runtime=runsc --privileged -e PATH=/bin "$image" "$@"
+}
