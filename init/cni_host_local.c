@@ -418,6 +418,9 @@ int host_local_main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	log_configure(getenv("K3S_INIT_LOG"));
+	/* A fixed hash seed spares jansson opening /dev/urandom on every call;
+	 * the config comes from the runtime, so hash flooding is not a threat. */
+	json_object_seed(0x6b33736c);
 	struct cni_error err = { 0 };
 	struct cni_env env;
 	char version[CNI_MAX_VERSION] = "1.1.0";
