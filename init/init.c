@@ -37,7 +37,8 @@ static int apply_steps(struct ctx *c)
 			log_error("%s: failed, and k3s %s cannot start without it", s->name, role_name(c->cli->role));
 			return EXIT_REPAIR;
 		}
-		log_warn("%s: failed; continuing (not required for role %s)", s->name, role_name(c->cli->role));
+		/* The step has logged its warning; say why that is not fatal. */
+		log_debug("%s: failed; continuing (not required for role %s)", s->name, role_name(c->cli->role));
 	}
 	return 0;
 }

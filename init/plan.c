@@ -1,5 +1,6 @@
 #include "plan.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,14 @@ enum decision plan_decide(size_t index, const struct ctx *c, char *why, size_t w
 	why[0] = '\0';
 	switch (c->cli->modes[index]) {
 	case MODE_OFF:
-		snprintf(why, why_len, "turned off by K3S_INIT_* =off");
+	{
+		char var[64];
+		size_t k = 0;
+		for (; s->name[k] && k + 1 < sizeof var; k++)
+			var[k] = s->name[k] == '-' ? '_' : (char)toupper((unsigned char)s->name[k]);
+		var[k] = '\0';
+		snprintf(why, why_len, "turned off (K3S_INIT_%s=off)", var);
+	}
 		return DECIDE_SKIP_OFF;
 	case MODE_ON: {
 		char found[PLAN_WHY];
