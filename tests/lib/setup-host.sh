@@ -28,14 +28,38 @@ fi
 # ("cannot run with network enabled in root network namespace"); runsc-host
 # (--network=host: the container's own netns, set up by Docker) lets a gVisor
 # container reach others on a compose network.
+# Where this host's own capability bounding set has gaps (some CI sandboxes
+# drop CAP_SYS_RESOURCE), runc cannot grant a --privileged container every
+# capability; runc-bounded drops the ones the host lacks and runs runc.
+default_runtime=runc
+capability_gap=no
+all_capabilities=$((16#1ffffffffff)) # CAP_CHOWN (0) .. CAP_CHECKPOINT_RESTORE (40)
+bounding=$((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status)))
+if [ $((bounding & all_capabilities)) -ne "$all_capabilities" ]; then
+	capability_gap=yes
+	install -D -m 0755 "$(dirname "$0")/runc-bounded" /usr/local/lib/k3s-sandbox/runc-bounded
+	default_runtime=runc-bounded
+	echo "setup-host: this host's capability bounding set has gaps: engines use runc-bounded"
+fi
+
 mkdir -p /etc/docker
-daemon_json='{"storage-driver":"vfs","runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]},"runsc-host":{"path":"/usr/bin/runsc","runtimeArgs":["--network=host"]}}}'
+daemon_json='{"storage-driver":"vfs","default-runtime":"'"$default_runtime"'","runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]},"runsc-host":{"path":"/usr/bin/runsc","runtimeArgs":["--network=host"]}'
+if [ "$capability_gap" = yes ]; then
+	daemon_json="$daemon_json"',"runc-bounded":{"path":"/usr/local/lib/k3s-sandbox/runc-bounded"}'
+fi
+daemon_json="$daemon_json}}"
 if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]; then
 	printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
 	if pgrep -x dockerd >/dev/null; then
-		# A runtime change is picked up on SIGHUP; a storage driver change needs a restart.
-		pkill -x dockerd
-		while pgrep -x dockerd >/dev/null; do sleep 0.2; done
+		if [ "$(docker info --format '{{.Driver}}' 2>/dev/null)" = vfs ]; then
+			# Runtimes and the default runtime are reloaded on SIGHUP.
+			pkill -HUP -x dockerd
+			sleep 1
+		else
+			# A storage driver change needs a restart.
+			pkill -x dockerd
+			while pgrep -x dockerd >/dev/null; do sleep 0.2; done
+		fi
 	fi
 fi
 
@@ -79,12 +103,23 @@ runroot = "/run/containers/storage"
 graphroot = "/var/lib/containers/storage"
 CONF
 fi
+# crun refuses cgroup v1/hybrid hosts ("cgroups in hybrid mode not
+# supported"), so Podman runs runc (or runc-bounded, as Docker does).
 nofile=$(ulimit -Hn)
 nproc=$(ulimit -Hu)
 [ "$nofile" = unlimited ] && nofile=1048576
-[ "$nproc" = unlimited ] && nproc=1048576
+# runc refuses an nproc limit above what the engine itself may raise to; the
+# value machine.md records as working here is 20000.
+if [ "$nproc" = unlimited ] || [ "$nproc" -gt 20000 ]; then nproc=20000; fi
+if [ "$nofile" -gt 1048576 ]; then nofile=1048576; fi
 containers_conf="[containers]
-default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]"
+default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]
+
+[engine]
+runtime = \"$default_runtime\"
+
+[engine.runtimes]
+runc-bounded = [\"/usr/local/lib/k3s-sandbox/runc-bounded\"]"
 if [ "$(cat /etc/containers/containers.conf 2>/dev/null)" != "$containers_conf" ]; then
 	printf '%s\n' "$containers_conf" >/etc/containers/containers.conf
 fi
