@@ -180,7 +180,7 @@ bool cni_ip_in_subnet(const struct cni_ip *ip, const struct cni_ip *net, unsigne
 uint64_t cni_ip_span(const struct cni_ip *a, const struct cni_ip *b)
 {
 	/* b - a, borrowing byte by byte; any difference above 64 bits saturates. */
-	uint8_t d[16];
+	uint8_t d[16] = { 0 };
 	int borrow = 0;
 	for (int i = a->len - 1; i >= 0; i--) {
 		int v = b->b[i] - a->b[i] - borrow;

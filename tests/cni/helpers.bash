@@ -1,13 +1,14 @@
 # Helpers for the host-local suite. The plugin under test is $K3S_INIT,
 # invoked through a link named host-local (the binary dispatches on argv[0]).
 # shellcheck shell=bash
+# Constants here are used by the .bats files; $output and $status come from bats' run.
+# shellcheck disable=SC2034,SC2154
 
 bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
 REAL_HOST_LOCAL=/usr/lib/cni/host-local
-ALL_VERSIONS="0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0"
 
 cni_setup() {
 	if [ -z "${K3S_INIT:-}" ] || [ ! -x "$K3S_INIT" ]; then
@@ -38,7 +39,6 @@ conf() {
 }
 
 V4_24='"ranges":[[{"subnet":"10.10.0.0/24"}]]'
-V6_120='"ranges":[[{"subnet":"fd00:10::/120"}]]'
 DUAL='"ranges":[[{"subnet":"10.10.0.0/24"}],[{"subnet":"fd00:10::/120"}]],"routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0","gw":"fd00:10::1"}]'
 
 # cni BINARY COMMAND CONTAINERID IFNAME CONFIG-JSON : runs the plugin with
