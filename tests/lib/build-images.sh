@@ -58,13 +58,16 @@ build() { # variant
 		# 28.x client in /usr/local/bin has no buildx plugin here).
 		local cli=/usr/bin/docker
 		[ -x "$cli" ] || cli=docker
-		DOCKER_BUILDKIT=1 "$cli" build -q -f "$context/Dockerfile.$variant" -t "$name" "${args[@]}" "$context" >/dev/null
+		DOCKER_BUILDKIT=1 "$cli" build -q -f "$context/Dockerfile.$variant" -t "$name" "${args[@]}" "$context" >/dev/null ||
+			return 1
 		;;
 	podman)
 		# Docker format keeps HEALTHCHECK and STOPSIGNAL (OCI image config has no
-		# healthcheck).
-		podman --storage-driver vfs build -q --format docker --layers -f "$context/Dockerfile.$variant" \
-			-t "$name" "${args[@]}" "$context" >/dev/null
+		# healthcheck). chroot isolation: crun refuses this cgroup v1/v2 hybrid
+		# host; small rlimits: RUN steps may not raise them past the caller's.
+		podman --storage-driver vfs build -q --format docker --layers --isolation chroot \
+			--ulimit nofile=4096:4096 --ulimit nproc=4096:4096 -f "$context/Dockerfile.$variant" \
+			-t "$name" "${args[@]}" "$context" >/dev/null || return 1
 		;;
 	esac
 	echo "build-images: $engine: built $name in $((SECONDS - start)) s"

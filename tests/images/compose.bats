@@ -1,0 +1,197 @@
+#!/usr/bin/env bats
+# compose.yaml with docker-compose 1.29 (and podman-compose 1.0): the
+# control-plane, then workers that join with the shared token; the life cycle
+# (restart, kill -9, down/up keep state and token; down -v clears them);
+# graceful SIGTERM; a gVisor worker.
+# The tests run in order and build on each other within one compose project.
+
+load helpers
+
+setup_file() {
+	require_tools docker-compose podman-compose runsc
+	ensure_images docker
+	export PROJECT=$PREFIX-1
+	export CONTROL_PLANE_IMAGE=$CP_IMAGE WORKER_IMAGE
+	export KUBECONFIG_DIR="$BATS_FILE_TMPDIR/kubeconfig"
+	# Host port of the API: away from 6443 so a user's cluster keeps running.
+	export K3S_API_PORT=36443
+	mkdir -p "$KUBECONFIG_DIR"
+	chown 1000:1000 "$KUBECONFIG_DIR"
+}
+
+teardown_file() {
+	dc down -v --remove-orphans >/dev/null 2>&1 || true
+	remove_docker_objects
+	podman-compose -f "$TOP/compose.yaml" -p "$PREFIX-podman" down -v >/dev/null 2>&1 || true
+	remove_podman_objects
+}
+
+setup() {
+	load_libs
+}
+
+dc() {
+	docker-compose -f "$TOP/compose.yaml" -p "$PROJECT" "$@"
+}
+
+cid() { # service [index]
+	dc ps -q "$1" | sed -n "${2:-1}p"
+}
+
+cp_healthy() {
+	docker_healthy "$(cid control-plane)"
+}
+
+token() {
+	"$DOCKER" exec "$(cid control-plane)" cat /var/lib/k3s-sandbox/token
+}
+
+report() { # container
+	"$DOCKER" exec "$1" cat /run/k3s-standin/report
+}
+
+# Every check line of a stand-in report that did not pass, by name.
+failed_checks() { # container
+	report "$1" | awk '$1 == "check" && $3 == "fail" {print $2}'
+}
+
+@test "docker-compose up control-plane: healthy, token created once (0600), kubeconfig on the host" {
+	dc up -d --no-build control-plane
+	wait_until 120 cp_healthy || { dc logs control-plane >&2; false; }
+	local c
+	c=$(cid control-plane)
+	assert_equal "$("$DOCKER" inspect -f '{{.HostConfig.Privileged}}' "$c")" false
+	run token
+	assert_output --regexp '^[0-9a-f]{64}$'
+	assert_equal "$("$DOCKER" exec "$c" stat -c '%a %u' /var/lib/k3s-sandbox/token)" "600 0"
+	run report "$c"
+	assert_line 'env K3S_TOKEN_FILE=/var/lib/k3s-sandbox/token'
+	assert_line 'result ok'
+	wait_until 30 test -e "$KUBECONFIG_DIR/kubeconfig.yaml"
+	assert_kubeconfig "$KUBECONFIG_DIR/kubeconfig.yaml" "https://127\\.0\\.0\\.1:$K3S_API_PORT"
+	assert_kubeconfig "$KUBECONFIG_DIR/kubeconfig-internal.yaml" 'https://control-plane:6443'
+	logs_have docker "$c" "k3s-init: ready: Kubernetes API at https://127.0.0.1:$K3S_API_PORT"
+	# The published port reaches the API (the stand-in answers plain HTTP).
+	wait_until 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$K3S_API_PORT"
+	# A marker in the state volume, for the life-cycle tests below.
+	"$DOCKER" exec "$c" touch /var/lib/rancher/k3s/test-marker
+}
+
+@test "docker-compose up --scale worker=2: each worker gets K3S_URL and the token and passes every agent check (runc)" {
+	dc up -d --no-build --scale worker=2 worker
+	local w n
+	for n in 1 2; do
+		w=$(cid worker "$n")
+		[ -n "$w" ] || fail_loudly "worker $n is missing: $(dc ps)"
+		wait_until 90 docker_healthy "$w" || { "$DOCKER" logs "$w" >&2; false; }
+		run report "$w"
+		assert_line 'env K3S_URL=https://control-plane:6443'
+		assert_line 'env K3S_TOKEN_FILE=/var/lib/k3s-sandbox/token'
+		assert_line 'result ok'
+		run failed_checks "$w"
+		assert_output ''
+		for check in privileges agent-args cgroups host-local kmsg kernel-tunables rootfs; do
+			report "$w" | grep -qE "^check $check (ok|warn|skip) " || fail_loudly "worker $n: check $check did not pass"
+		done
+		assert_equal "$("$DOCKER" inspect -f '{{.HostConfig.Privileged}}' "$w")" true
+	done
+	# Both read the same token the control-plane made.
+	assert_equal "$("$DOCKER" exec "$w" cat /var/lib/k3s-sandbox/token)" "$(token)"
+}
+
+@test "SIGTERM (docker-compose stop) stops every container gracefully within its grace period" {
+	local start=$SECONDS ids
+	ids=$(dc ps -q)
+	dc stop
+	local took=$((SECONDS - start))
+	echo "docker-compose stop took ${took}s for $(wc -w <<<"$ids") containers"
+	[ "$took" -lt 30 ] || fail_loudly "stop took ${took}s (grace period 30s)"
+	for c in $ids; do
+		assert_equal "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$c")" 0
+	done
+}
+
+@test "restart keeps the cluster state and the token" {
+	dc start control-plane
+	wait_until 120 cp_healthy
+	local before
+	before=$(token)
+	dc restart control-plane
+	wait_until 120 cp_healthy
+	assert_equal "$(token)" "$before"
+	"$DOCKER" exec "$(cid control-plane)" test -e /var/lib/rancher/k3s/test-marker
+	run report "$(cid control-plane)"
+	assert_line 'result ok'
+}
+
+@test "kill -9 then up keeps the cluster state and the token" {
+	local before c
+	before=$(token)
+	c=$(cid control-plane)
+	"$DOCKER" kill -s KILL "$c" >/dev/null
+	dc up -d --no-build control-plane
+	wait_until 120 cp_healthy
+	assert_equal "$(token)" "$before"
+	"$DOCKER" exec "$(cid control-plane)" test -e /var/lib/rancher/k3s/test-marker
+}
+
+@test "down then up keeps the cluster state and the token" {
+	local before
+	before=$(token)
+	dc down
+	dc up -d --no-build control-plane
+	wait_until 120 cp_healthy
+	assert_equal "$(token)" "$before"
+	"$DOCKER" exec "$(cid control-plane)" test -e /var/lib/rancher/k3s/test-marker
+}
+
+@test "down -v clears the cluster state and the token: a new one is made" {
+	local before
+	before=$(token)
+	dc down -v
+	run "$DOCKER" volume ls -q --filter "name=${PROJECT}_"
+	assert_output ''
+	dc up -d --no-build control-plane
+	wait_until 120 cp_healthy
+	run token
+	assert_output --regexp '^[0-9a-f]{64}$'
+	[ "$output" != "$before" ]
+	run "$DOCKER" exec "$(cid control-plane)" test -e /var/lib/rancher/k3s/test-marker
+	assert_failure
+}
+
+@test "gVisor worker (runtime runsc-host) joins over the compose network; kubelet preconditions pass, failures named" {
+	local override="$BATS_TEST_TMPDIR/gvisor.yaml" w
+	printf 'services:\n  worker:\n    runtime: runsc-host\n' >"$override"
+	"$DOCKER" info --format '{{json .Runtimes}}' | grep -q '"runsc-host"' ||
+		fail_loudly "Docker has no runtime runsc-host (tests/lib/setup-host.sh adds it)"
+	docker-compose -f "$TOP/compose.yaml" -f "$override" -p "$PROJECT" up -d --no-build worker
+	w=$(cid worker)
+	wait_until 120 bash -c "$DOCKER exec $w test -s /run/k3s-standin/report" || { "$DOCKER" logs "$w" >&2; false; }
+	assert_equal "$("$DOCKER" inspect -f '{{.HostConfig.Runtime}}' "$w")" runsc-host
+	logs_have docker "$w" "gVisor"
+	run report "$w"
+	assert_line 'env K3S_URL=https://control-plane:6443'
+	assert_line 'env K3S_TOKEN_FILE=/var/lib/k3s-sandbox/token'
+	# What the init repairs for the kubelet must pass in gVisor.
+	for check in kmsg kernel-tunables cgroups cgroup-pids host-local; do
+		report "$w" | grep -qE "^check $check (ok|warn|skip) " || fail_loudly "gVisor worker: $check did not pass: $(report "$w" | grep "^check $check ")"
+	done
+	echo "# gVisor worker: checks still failing: $(failed_checks "$w" | tr '\n' ' ')" >&3
+	echo "# gVisor worker: result: $(report "$w" | grep '^result')" >&3
+}
+
+@test "podman-compose up control-plane: healthy, kubeconfig on the host" {
+	ensure_images podman
+	local out="$BATS_TEST_TMPDIR/podman-kubeconfig" c
+	make_output_dir "$out"
+	KUBECONFIG_DIR=$out K3S_API_PORT=36444 podman-compose -f "$TOP/compose.yaml" -p "$PREFIX-podman" up -d control-plane
+	c=$PREFIX-podman_control-plane_1
+	wait_until 120 podman_healthy "$c" || { "${PODMAN[@]}" logs "$c" >&2; false; }
+	wait_until 30 test -e "$out/kubeconfig.yaml"
+	assert_kubeconfig "$out/kubeconfig.yaml" 'https://127\.0\.0\.1:36444'
+	logs_have podman "$c" "k3s-init: ready: Kubernetes API at https://127.0.0.1:36444"
+	run "${PODMAN[@]}" exec "$c" cat /var/lib/k3s-sandbox/token
+	assert_output --regexp '^[0-9a-f]{64}$'
+	podman-compose -f "$TOP/compose.yaml" -p "$PREFIX-podman" down -v
+}
