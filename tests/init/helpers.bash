@@ -7,6 +7,7 @@ bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
+export TOP
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 FIXTURES=$BATS_TEST_DIRNAME/fixtures
 # What a PATH looks like in a test: the fake k3s dir first, no /usr/lib/cni
@@ -32,10 +33,10 @@ require_tools() {
 }
 
 require_k3s_init() {
-	[ -n "${K3S_INIT:-}" ] && [ -x "$K3S_INIT" ] || {
+	if [ -z "${K3S_INIT:-}" ] || [ ! -x "$K3S_INIT" ]; then
 		echo "K3S_INIT does not name an executable (got '${K3S_INIT:-}'); run through tests/run" >&2
 		return 1
-	}
+	fi
 }
 
 # Build the checker (fixtures/checker.c, static so it also runs in a bare
@@ -53,10 +54,12 @@ build_checker() {
 # reaches the host). NS_NET=1 adds a network namespace (lo down).
 # The script sees K3S_INIT, CHECKER, K3SBIN and PATH=$K3SBIN:system dirs.
 ns_run() {
-	local net=()
+	local net=() extra=()
 	[ "${NS_NET:-0}" = 1 ] && net=(--net)
+	# NS_ENV: space-separated NAME=VALUE words (no spaces inside a value).
+	read -r -a extra <<<"${NS_ENV:-}"
 	env -i K3S_INIT="$K3S_INIT" CHECKER="${CHECKER:-}" K3SBIN="${K3SBIN:-}" \
-		PATH="${K3SBIN:-/nonexistent}:$TEST_SYSTEM_PATH" ${NS_ENV:-} \
+		PATH="${K3SBIN:-/nonexistent}:$TEST_SYSTEM_PATH" "${extra[@]}" \
 		unshare --mount --pid --fork --propagation private --mount-proc "${net[@]}" \
 		bash -euc "mount -t tmpfs tmpfs /run; $1"
 }
@@ -82,7 +85,7 @@ assert_check() {
 # test build is dynamic), busybox as /bin/sh, the checker as /bin/checker and
 # as /bin/k3s. Prints the image name.
 gvisor_image() {
-	local binary=$1 tag=$2 root="$BATS_FILE_TMPDIR/gvisor-root-$2" image="k3s-sandbox-test-init/gvisor:$2"
+	local binary=$1 root="$BATS_FILE_TMPDIR/gvisor-root-$2" image="k3s-sandbox-test-init/gvisor:$2"
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,proc,sys,dev,tmp,run,etc,var/lib}
 	cp "$binary" "$root/k3s-init"
