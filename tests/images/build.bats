@@ -154,5 +154,6 @@ image_file() { # image path
 	assert_output --partial "-v /nonexistent-$PREFIX:/output"
 	assert_output --partial "-p 127.0.0.1:6443:6443"
 	assert_output --partial "--ulimit nofile=$K3S_NOFILE:$K3S_NOFILE"
+	assert_output --partial "--ulimit nproc="
 	refute_output --partial '${'
 }
