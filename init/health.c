@@ -128,7 +128,7 @@ static int send_all(int fd, const char *data, size_t len, const struct timespec 
 /* The status code from "HTTP/1.x NNN ...", or -1. */
 static int read_status(int fd, const struct timespec *deadline)
 {
-	char buf[64];
+	char buf[64] = { 0 };
 	size_t len = 0;
 	while (len < sizeof buf - 1 && memchr(buf, '\n', len) == NULL) {
 		ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
