@@ -27,7 +27,8 @@ fi
 # --network=none because gVisor's netstack refuses the root network namespace
 # ("cannot run with network enabled in root network namespace"); runsc-host
 # (--network=host: the container's own netns, set up by Docker) lets a gVisor
-# container reach others on a compose network.
+# container reach others on a compose network, and --net-raw lets legacy
+# iptables work there at all (gVisor has no nf_tables; k3s.md).
 # Where this host's own capability bounding set has gaps (some CI sandboxes
 # drop CAP_SYS_RESOURCE), runc cannot grant a --privileged container every
 # capability; runc-bounded drops the ones the host lacks and runs runc.
@@ -43,7 +44,7 @@ if [ $((bounding & all_capabilities)) -ne "$all_capabilities" ]; then
 fi
 
 mkdir -p /etc/docker
-daemon_json='{"storage-driver":"vfs","default-runtime":"'"$default_runtime"'","runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]},"runsc-host":{"path":"/usr/bin/runsc","runtimeArgs":["--network=host"]}'
+daemon_json='{"storage-driver":"vfs","default-runtime":"'"$default_runtime"'","runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]},"runsc-host":{"path":"/usr/bin/runsc","runtimeArgs":["--network=host","--net-raw"]}'
 if [ "$capability_gap" = yes ]; then
 	daemon_json="$daemon_json"',"runc-bounded":{"path":"/usr/local/lib/k3s-sandbox/runc-bounded"}'
 fi
@@ -51,15 +52,10 @@ daemon_json="$daemon_json}}"
 if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]; then
 	printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
 	if pgrep -x dockerd >/dev/null; then
-		if [ "$(docker info --format '{{.Driver}}' 2>/dev/null)" = vfs ]; then
-			# Runtimes and the default runtime are reloaded on SIGHUP.
-			pkill -HUP -x dockerd
-			sleep 1
-		else
-			# A storage driver change needs a restart.
-			pkill -x dockerd
-			while pgrep -x dockerd >/dev/null; do sleep 0.2; done
-		fi
+		# Restart rather than SIGHUP: dockerd 20.10's config reload has been
+		# seen to panic here, taking every running container with it.
+		pkill -x dockerd
+		while pgrep -x dockerd >/dev/null; do sleep 0.2; done
 	fi
 fi
 
