@@ -276,14 +276,23 @@ static bool is_server_role(enum role role)
 	return role == ROLE_SERVER || role == ROLE_CONTROL_PLANE;
 }
 
-/* Read only. A bad K3S_INIT_TOKEN_* value stops the init here with 64, before
- * any step has changed anything (the core leaves these variables to us). */
+/* K3S_INIT_TOKEN_* (left to this step by the core): checked with every
+ * other setting before any step changes anything; a bad value is exit 64. */
+static int cluster_token_validate(void)
+{
+	struct cluster_token_settings settings;
+	return cluster_token_settings_read(&settings);
+}
+
+/* Read only. */
 static bool cluster_token_needed(const struct ctx *c, char *why, size_t len)
 {
 	struct cluster_token_settings settings;
 	(void)c;
-	if (cluster_token_settings_read(&settings) != 0)
-		exit(EXIT_USAGE);
+	if (cluster_token_settings_read(&settings) != 0) {
+		snprintf(why, len, "bad K3S_INIT_TOKEN_* setting");
+		return false;
+	}
 	if (env_set("K3S_TOKEN") || env_set("K3S_TOKEN_FILE")) {
 		snprintf(why, len, "K3S_TOKEN or K3S_TOKEN_FILE is set");
 		return false;
@@ -312,4 +321,5 @@ const struct step step_cluster_token = {
 	.privileged = false,
 	.needed = cluster_token_needed,
 	.apply = cluster_token_step_apply,
+	.validate = cluster_token_validate,
 };

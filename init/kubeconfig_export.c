@@ -371,14 +371,23 @@ int kubeconfig_export_start(const struct kubeconfig_export_settings *settings)
 
 /* --- the step (repair.h): K3S_INIT_EXPORT_KUBECONFIG=auto|on|off ----------- */
 
-/* Read only. A bad K3S_INIT_KUBECONFIG_* value stops the init here with 64,
- * before any step has changed anything (the core leaves them to us). */
+/* K3S_INIT_KUBECONFIG_* (left to this step by the core): checked with every
+ * other setting before any step changes anything; a bad value is exit 64. */
+static int export_kubeconfig_validate(void)
+{
+	struct kubeconfig_export_settings settings;
+	return kubeconfig_export_settings_read(&settings);
+}
+
+/* Read only. */
 static bool export_kubeconfig_needed(const struct ctx *c, char *why, size_t len)
 {
 	struct kubeconfig_export_settings settings;
 	(void)c;
-	if (kubeconfig_export_settings_read(&settings) != 0)
-		exit(EXIT_USAGE);
+	if (kubeconfig_export_settings_read(&settings) != 0) {
+		snprintf(why, len, "bad K3S_INIT_KUBECONFIG_* setting");
+		return false;
+	}
 	if (!settings.enabled) {
 		snprintf(why, len, "K3S_INIT_KUBECONFIG_DIR not set");
 		return false;
@@ -407,4 +416,5 @@ const struct step step_export_kubeconfig = {
 	.privileged = false,
 	.needed = export_kubeconfig_needed,
 	.apply = export_kubeconfig_apply,
+	.validate = export_kubeconfig_validate,
 };
