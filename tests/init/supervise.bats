@@ -3,11 +3,9 @@
 # the PID-1 contract of shared/reference/pid1.md, with real processes, as PID 1
 # of a fresh PID namespace (unshare) and as a child subreaper.
 #
-# The binary under test is $K3S_INIT (`k3s-init supervise -- CMD`) once the init
-# core dispatches supervise mode; until then a test-only driver
-# (fixtures/supervise/driver.c) that links the same sources and calls
-# supervise_run() directly, built with the Makefile's flags (ASan/UBSan when
-# $K3S_INIT is the sanitizer build).
+# The binary under test is $K3S_INIT (`k3s-init supervise -- CMD`), with every
+# repair step turned off; tests/run also runs this file against the ASan/UBSan
+# build.
 
 bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
@@ -35,7 +33,7 @@ setup_file() {
 	done
 	export SUP_BIN="$BATS_FILE_TMPDIR/bin"
 	mkdir -p "$SUP_BIN"
-	# Same warning flags as the product (read from the Makefile, not copied).
+	# The fixtures get the product's warning flags (read from the Makefile).
 	local warn
 	warn=$(make -C "$TOP" -qp 2>/dev/null | sed -n 's/^WARN := //p' | head -1)
 	[ -n "$warn" ] || {
@@ -46,19 +44,9 @@ setup_file() {
 	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/fds" "$FIX/fds.c"
 	# shellcheck disable=SC2086
 	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/early-kill" "$FIX/early-kill.c"
+	# shellcheck disable=SC2086
+	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/together" "$FIX/together.c"
 
-	if grep -l 'supervise_run(' "$TOP"/init/*.c | grep -qv '/supervise\.c$'; then
-		export SUP_MODE=real SUP_EXE="$K3S_INIT"
-	else
-		local flags="-O2 -g"
-		case "$K3S_INIT" in
-		*/asan/*) flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" ;;
-		esac
-		# shellcheck disable=SC2086
-		gcc $warn -D_GNU_SOURCE $flags -o "$SUP_BIN/driver" "$FIX/driver.c" \
-			"$TOP/init/supervise.c" "$TOP/init/signals.c" "$TOP/init/cgroup_evacuate.c" "$TOP/init/log.c"
-		export SUP_MODE=driver SUP_EXE="$SUP_BIN/driver"
-	fi
 	# The real binary repairs the environment before supervising; these
 	# tests are about supervise mode only, so every repair step is off.
 	local step
@@ -110,11 +98,7 @@ teardown_file() {
 }
 
 setup() {
-	if [ "$SUP_MODE" = real ]; then
-		SUP=("$SUP_EXE" supervise --)
-	else
-		SUP=("$SUP_EXE")
-	fi
+	SUP=("$K3S_INIT" supervise --)
 	T=$BATS_TEST_TMPDIR
 	BG_PIDS=()
 }
@@ -156,10 +140,10 @@ run_init() {
 	local mode=$1
 	shift
 	if [ "$mode" = pid1 ]; then
-		timeout 30 unshare --pid --fork --mount-proc sh -c \
+		timeout -k 5 30 unshare --pid --fork --mount-proc sh -c \
 			'mount -t tmpfs k3s-sandbox-test-sup /sys/fs/cgroup || exit 90; exec "$@"' sh "${SUP[@]}" "$@"
 	else
-		timeout 30 "${SUP[@]}" "$@"
+		timeout -k 5 30 "${SUP[@]}" "$@"
 	fi
 }
 
@@ -174,7 +158,7 @@ wait_until() {
 }
 
 is_init_process() { # pid: the process runs the supervising binary
-	[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$SUP_EXE")" ]
+	[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$K3S_INIT")" ]
 }
 
 first_child() { # pid -> its first child's pid
@@ -236,6 +220,20 @@ finish() {
 
 file_has() { # file pattern
 	grep -qx -- "$2" "$1" 2>/dev/null
+}
+
+# --- entry -------------------------------------------------------------------
+
+@test "entry: K3S_INIT_SUPERVISE=1 supervises the default path; without it the program is exec'd" {
+	# The supervised child's parent is the init; an exec'd one has none.
+	local comm
+	comm=$(basename "$K3S_INIT" | cut -c1-15)
+	K3S_INIT_SUPERVISE=1 run --separate-stderr timeout -k 5 30 "$K3S_INIT" sh -c 'cat /proc/$PPID/comm; exit 3'
+	assert_equal "$status" 3
+	assert_output "$comm"
+	run --separate-stderr timeout -k 5 30 "$K3S_INIT" sh -c 'cat /proc/$PPID/comm; exit 3'
+	assert_equal "$status" 3
+	refute_output "$comm"
 }
 
 # --- exit status -------------------------------------------------------------
@@ -329,9 +327,9 @@ forward_signals() { # mode
 @test "signals: SIGTERM sent the moment the init blocks its signals is not lost (5x subreaper, 5x PID 1)" {
 	local i
 	for i in 1 2 3 4 5; do
-		run --separate-stderr timeout 30 "$SUP_BIN/early-kill" "${SUP[@]}" sleep 30
+		run --separate-stderr timeout -k 5 30 "$SUP_BIN/early-kill" "${SUP[@]}" sleep 30
 		assert_output "exited 143"
-		run --separate-stderr timeout 30 "$SUP_BIN/early-kill" --pidns "${SUP[@]}" sleep 30
+		run --separate-stderr timeout -k 5 30 "$SUP_BIN/early-kill" --pidns "${SUP[@]}" sleep 30
 		assert_output "exited 143"
 	done
 }
@@ -364,14 +362,14 @@ sigstate() { grep -E '^Sig(Blk|Ign):' /proc/self/status; }
 	local expected
 	expected=$(env --ignore-signal="$ign" --block-signal="$blk" grep '^SigIgn:' /proc/self/status)
 	[ "$expected" != "SigIgn:	0000000000000000" ] || fail "env --ignore-signal did not ignore anything"
-	run timeout 30 env --ignore-signal="$ign" --block-signal="$blk" "${SUP[@]}" grep -E '^Sig(Blk|Ign):' /proc/self/status
+	run timeout -k 5 30 env --ignore-signal="$ign" --block-signal="$blk" "${SUP[@]}" grep -E '^Sig(Blk|Ign):' /proc/self/status
 	assert_success
 	assert_line "$expected"
 	assert_line "SigBlk:	0000000000000000"
 	# The same as PID 1 (unshare and sh keep ignored signals across exec).
 	expected=$(env --ignore-signal="$ign" --block-signal="$blk" unshare --pid --fork --mount-proc \
 		grep '^SigIgn:' /proc/self/status)
-	run timeout 30 env --ignore-signal="$ign" --block-signal="$blk" \
+	run timeout -k 5 30 env --ignore-signal="$ign" --block-signal="$blk" \
 		unshare --pid --fork --mount-proc "${SUP[@]}" grep -E '^Sig(Blk|Ign):' /proc/self/status
 	assert_success
 	assert_line "$expected"
@@ -379,7 +377,7 @@ sigstate() { grep -E '^Sig(Blk|Ign):' /proc/self/status; }
 }
 
 @test "child state: nothing ignored by the launcher means nothing ignored in the child" {
-	run timeout 30 env --default-signal "${SUP[@]}" grep -E '^Sig(Blk|Ign):' /proc/self/status
+	run timeout -k 5 30 env --default-signal "${SUP[@]}" grep -E '^Sig(Blk|Ign):' /proc/self/status
 	assert_success
 	assert_line "SigIgn:	0000000000000000"
 	assert_line "SigBlk:	0000000000000000"
@@ -388,9 +386,9 @@ sigstate() { grep -E '^Sig(Blk|Ign):' /proc/self/status; }
 @test "child state: SIGCHLD ignored by the launcher does not lose the child's exit status" {
 	# SIG_IGN on SIGCHLD makes the kernel reap children itself; the init
 	# must undo that for itself and still hand the ignore to the child.
-	run timeout 30 env --ignore-signal=CHLD "${SUP[@]}" sh -c 'exit 5'
+	run timeout -k 5 30 env --ignore-signal=CHLD "${SUP[@]}" sh -c 'exit 5'
 	assert_equal "$status" 5
-	run timeout 30 env --ignore-signal=CHLD unshare --pid --fork --mount-proc \
+	run timeout -k 5 30 env --ignore-signal=CHLD unshare --pid --fork --mount-proc \
 		"${SUP[@]}" sh -c 'exit 6'
 	assert_equal "$status" 6
 }
@@ -435,11 +433,11 @@ fi'
 	assert_line "zombies=0"
 }
 
-@test "reaping: the main child and an orphan exiting together never hang the init (30x each mode)" {
+@test "reaping: the main child and orphans exiting together never hang the init (20x each mode)" {
 	local mode i
 	for mode in sub pid1; do
-		for i in $(seq 30); do
-			run run_init "$mode" sh -c '(exec true) & (exec true) & exit 4'
+		for i in $(seq 20); do
+			run run_init "$mode" "$SUP_BIN/together" 8 4
 			assert_equal "$mode:$i:$status" "$mode:$i:4"
 		done
 	done
@@ -503,7 +501,7 @@ check_tty_output() {
 @test "tty: the child leads its own process group and is the terminal's foreground group (no SIGHUP)" {
 	local cmd
 	cmd=$(printf '%q ' "${SUP[@]}" bash -c "$tty_child")
-	run timeout 30 script -qec "$cmd" /dev/null
+	run timeout -k 5 30 script -qec "$cmd" /dev/null
 	assert_success
 	check_tty_output
 }
@@ -511,7 +509,7 @@ check_tty_output() {
 @test "tty: the same when the init is PID 1" {
 	local cmd
 	cmd=$(printf '%q ' unshare --pid --fork --mount-proc "${SUP[@]}" bash -c "$tty_child")
-	run timeout 30 script -qec "$cmd" /dev/null
+	run timeout -k 5 30 script -qec "$cmd" /dev/null
 	assert_success
 	check_tty_output
 }
@@ -641,7 +639,7 @@ exit 7'
 @test "cgroup v2: not PID 1 (subreaper) leaves the cgroup alone" {
 	mkdir "$CG_TEST/sub"
 	# shellcheck disable=SC2016
-	run timeout 30 bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$CG_TEST/sub" \
+	run timeout -k 5 30 bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$CG_TEST/sub" \
 		unshare --cgroup --mount sh -c 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"' sh \
 		"${SUP[@]}" sh -c 'grep ^0:: /proc/self/cgroup; ls /sys/fs/cgroup/init 2>&1 >/dev/null || echo no-init'
 	assert_success
@@ -652,7 +650,7 @@ exit 7'
 @test "cgroup v2: in a user namespace the init leaves the cgroup alone, as k3s does" {
 	mkdir "$CG_TEST/userns"
 	# shellcheck disable=SC2016
-	run timeout 30 bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$CG_TEST/userns" \
+	run timeout -k 5 30 bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$CG_TEST/userns" \
 		unshare --user --map-root-user --cgroup --mount --pid --fork --mount-proc \
 		sh -c 'mount -t cgroup2 none /sys/fs/cgroup || exit 90; exec "$@"' sh \
 		"${SUP[@]}" sh -c 'grep ^0:: /proc/self/cgroup; ls /sys/fs/cgroup/init 2>&1 >/dev/null || echo no-init'
