@@ -10,12 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 
-#if defined(__has_include)
-#if __has_include("supervise.h")
 #include "supervise.h"
-#define HAVE_SUPERVISE 1
-#endif
-#endif
 
 /* k3s ARGS with the plan's arguments right after the subcommand, where k3s
  * itself inserts config-file flags (pkg/configfilearg), so the user's own
@@ -53,16 +48,10 @@ int exec_target(const struct cli *cli, const struct plan *plan)
 	if (plan->nargs)
 		log_info("extra k3s arguments: %zu added after '%s'", plan->nargs, cli->subcommand);
 	if (cli->supervise) {
-#ifdef HAVE_SUPERVISE
 		log_info("supervising %s (k3s-init stays PID 1)", argv[0]);
 		int status = supervise_run(argv);
 		free(argv);
 		return status;
-#else
-		log_error("supervise mode is not part of this build");
-		free(argv);
-		return EXIT_USAGE;
-#endif
 	}
 	/* Resolve on PATH first and exec once: execvp would try (and fail)
 	 * one execve per PATH entry, and the only execve is to be the target's. */

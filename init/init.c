@@ -15,6 +15,7 @@
 #include "health.h"
 #include "log.h"
 #include "repair.h"
+#include "signals.h"
 
 static int apply_steps(struct ctx *c)
 {
@@ -67,6 +68,12 @@ int init_main(int argc, char **argv)
 		free(cli.argv);
 		return 0;
 	}
+	/* Supervise mode: block signals before the repairs, so that a SIGTERM
+	 * arriving while they run is kept for the child instead of killing the
+	 * init (or, as PID 1, being dropped) (pid1.md). The exec path leaves the
+	 * mask alone: k3s inherits it. */
+	if (cli.supervise && cli.command != CMD_DOCTOR && signals_block_all() != 0)
+		log_warn("supervise: could not block signals before the repairs");
 	struct probe probe;
 	probe_run(&probe, &cli);
 	struct plan plan;
