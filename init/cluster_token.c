@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "repair.h"
 
@@ -124,21 +125,6 @@ static int random_hex(char *out, size_t bytes)
 	out[2 * bytes] = '\n';
 	out[2 * bytes + 1] = '\0';
 	explicit_bzero(raw, sizeof raw);
-	return 0;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 
 #define LAST_PREFIX "last_reserved_ip."
@@ -49,7 +50,7 @@ static int journal(struct cni_store *s, enum undo_kind kind, const char *name, c
 }
 
 /* Read a whole small file relative to the store; NULL with errno on failure. */
-static char *read_small(int dir_fd, const char *name, size_t *len)
+static char *store_read_file(int dir_fd, const char *name, size_t *len)
 {
 	int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -71,21 +72,6 @@ static char *read_small(int dir_fd, const char *name, size_t *len)
 	return buf;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, data, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Like Go's os.WriteFile: create or truncate, mode 0600. */
 static int write_file(int dir_fd, const char *name, const char *data, size_t len)
 {
@@ -100,7 +86,7 @@ static int write_file(int dir_fd, const char *name, const char *data, size_t len
 	return rc;
 }
 
-static int mkdir_p(struct cni_store *s, const char *path, struct cni_error *err)
+static int store_mkdir_p(struct cni_store *s, const char *path, struct cni_error *err)
 {
 	char buf[sizeof s->path];
 	snprintf(buf, sizeof buf, "%s", path);
@@ -134,7 +120,7 @@ int cni_store_open(struct cni_store *s, const char *data_dir, const char *networ
 	int n = snprintf(s->path, sizeof s->path, "%s/%s", data_dir, network);
 	if (n < 0 || (size_t)n >= sizeof s->path)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "dataDir too long");
-	if (create && mkdir_p(s, s->path, err) < 0)
+	if (create && store_mkdir_p(s, s->path, err) < 0)
 		return -1;
 	s->dir_fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dir_fd < 0) {
@@ -212,7 +198,7 @@ static int set_last_reserved(struct cni_store *s, const char *text, size_t set_i
 	char name[64];
 	snprintf(name, sizeof name, LAST_PREFIX "%zu", set_index);
 	size_t old_len = 0;
-	char *old = read_small(s->dir_fd, name, &old_len);
+	char *old = store_read_file(s->dir_fd, name, &old_len);
 	if (old == NULL && errno != ENOENT)
 		return cni_fail(err, CNI_ERR_IO, "read %s/%s: %s", s->path, name, strerror(errno));
 	if (journal(s, UNDO_RESTORE, name, old, old_len, err) < 0)
@@ -258,7 +244,7 @@ bool cni_store_last_reserved(struct cni_store *s, size_t set_index, struct cni_i
 	char name[64];
 	snprintf(name, sizeof name, LAST_PREFIX "%zu", set_index);
 	size_t len;
-	char *text = read_small(s->dir_fd, name, &len);
+	char *text = store_read_file(s->dir_fd, name, &len);
 	if (text == NULL) {
 		if (errno != ENOENT)
 			log_warn("host-local: reading %s/%s: %s", s->path, name, strerror(errno));
@@ -281,7 +267,7 @@ static int entry_load(struct cni_store *s, const char *name, struct cni_store_en
 	if (!cni_ip_parse(name, &e->ip))
 		return 0;
 	size_t len;
-	char *data = read_small(s->dir_fd, name, &len);
+	char *data = store_read_file(s->dir_fd, name, &len);
 	if (data == NULL)
 		return errno == ENOENT || errno == ELOOP || errno == EISDIR ? 0 : -1;
 	char *start = data;
@@ -373,7 +359,7 @@ bool cni_store_entry_matches(const struct cni_store_entry *e, const char *id, co
 int cni_store_remove(struct cni_store *s, const struct cni_store_entry *e, struct cni_error *err)
 {
 	size_t len;
-	char *old = read_small(s->dir_fd, e->name, &len);
+	char *old = store_read_file(s->dir_fd, e->name, &len);
 	if (old == NULL)
 		return errno == ENOENT ? 0 : cni_fail(err, CNI_ERR_IO, "read %s/%s: %s", s->path, e->name, strerror(errno));
 	if (journal(s, UNDO_RESTORE, e->name, old, len, err) < 0)

@@ -103,7 +103,7 @@ ssize_t read_small(const char *path, char *buf, size_t len)
 	return total;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int write_all(int fd, const char *data, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);

@@ -15,6 +15,8 @@ int path_lookup(const char *name, const char *path_list, char *out, size_t out_l
 bool is_executable_file(const char *path);
 /* Read up to len-1 bytes, NUL-terminate, strip a trailing newline. Bytes read or -1. */
 ssize_t read_small(const char *path, char *buf, size_t len);
+/* Write all of data, retrying short writes and EINTR. 0 or -1 with errno. */
+int write_all(int fd, const char *data, size_t len);
 /* Create (or truncate) path with content and mode. 0 or -1 with errno. */
 int write_small(const char *path, const char *content, mode_t mode);
 /* Put this very binary at dest: a hard link when possible, else a copy (never a

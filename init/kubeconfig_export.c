@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "repair.h"
 
@@ -223,21 +224,6 @@ static bool port_accepts(unsigned port)
 	bool ok = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
 	close(fd);
 	return ok;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Temp file + rename: a reader on the host never sees half a kubeconfig. */
