@@ -117,7 +117,7 @@ build_debian() { # engine
 	need_build "$engine" "$DEBIAN_IMAGE" || return 0
 	tarball=$(rootfs_tarball 3>&1 >&2)
 	# shellcheck disable=SC2046
-	$(engine_cli "$engine") import -q --change 'CMD ["/bin/bash"]' "$tarball" "$DEBIAN_IMAGE" >/dev/null
+	$(engine_cli "$engine") import --change 'CMD ["/bin/bash"]' "$tarball" "$DEBIAN_IMAGE" >/dev/null
 	say "$engine: imported $DEBIAN_IMAGE"
 }
 
