@@ -127,7 +127,7 @@ image_file() { # image path
 	run docker-compose -f "$TOP/compose.yaml" config --services
 	assert_line control-plane
 	assert_line worker
-	json=$(docker-compose -f "$TOP/compose.yaml" config | python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))')
+	json=$(docker-compose -f "$TOP/compose.yaml" config | /usr/bin/python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))')
 	assert_equal "$(jq -r '.services["control-plane"].privileged // false' <<<"$json")" false
 	assert_equal "$(jq -r '.services.worker.privileged' <<<"$json")" true
 	assert_equal "$(jq -r '.services.worker.depends_on["control-plane"].condition' <<<"$json")" service_healthy
