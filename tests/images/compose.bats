@@ -46,6 +46,14 @@ token() {
 	"$DOCKER" exec "$(cid control-plane)" cat /var/lib/k3s-sandbox/token
 }
 
+# After the control-plane came back: healthy, the same token, and the
+# marker written into its state volume earlier still there.
+assert_state_kept() { # token-before
+	wait_until 120 cp_healthy
+	assert_equal "$(token)" "$1"
+	"$DOCKER" exec "$(cid control-plane)" test -e /var/lib/rancher/k3s/test-marker
+}
+
 report() { # container
 	"$DOCKER" exec "$1" cat /run/k3s-standin/report
 }
@@ -117,9 +125,7 @@ failed_checks() { # container
 	local before
 	before=$(token)
 	dc restart control-plane
-	wait_until 120 cp_healthy
-	assert_equal "$(token)" "$before"
-	"$DOCKER" exec "$(cid control-plane)" test -e /var/lib/rancher/k3s/test-marker
+	assert_state_kept "$before"
 	run report "$(cid control-plane)"
 	assert_line 'result ok'
 }
@@ -130,9 +136,7 @@ failed_checks() { # container
 	c=$(cid control-plane)
 	"$DOCKER" kill -s KILL "$c" >/dev/null
 	dc up -d --no-build control-plane
-	wait_until 120 cp_healthy
-	assert_equal "$(token)" "$before"
-	"$DOCKER" exec "$(cid control-plane)" test -e /var/lib/rancher/k3s/test-marker
+	assert_state_kept "$before"
 }
 
 @test "down then up keeps the cluster state and the token" {
@@ -140,9 +144,7 @@ failed_checks() { # container
 	before=$(token)
 	dc down
 	dc up -d --no-build control-plane
-	wait_until 120 cp_healthy
-	assert_equal "$(token)" "$before"
-	"$DOCKER" exec "$(cid control-plane)" test -e /var/lib/rancher/k3s/test-marker
+	assert_state_kept "$before"
 }
 
 @test "down -v clears the cluster state and the token: a new one is made" {
