@@ -25,9 +25,9 @@ setup_file() {
 		return 1
 	}
 	local tool
-	for tool in unshare script env timeout gcc make; do
+	for tool in unshare env timeout gcc make; do
 		command -v "$tool" >/dev/null || {
-			echo "supervise.bats: missing $tool (util-linux, bsdutils, coreutils, gcc, make)" >&2
+			echo "supervise.bats: missing $tool (util-linux, coreutils, gcc, make)" >&2
 			return 1
 		}
 	done
@@ -46,6 +46,8 @@ setup_file() {
 	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/early-kill" "$FIX/early-kill.c"
 	# shellcheck disable=SC2086
 	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/together" "$FIX/together.c"
+	# shellcheck disable=SC2086
+	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/on-pty" "$FIX/on-pty.c"
 
 	# The real binary repairs the environment before supervising; these
 	# tests are about supervise mode only, so every repair step is off.
@@ -508,17 +510,13 @@ check_tty_output() {
 }
 
 @test "tty: the child leads its own process group and is the terminal's foreground group (no SIGHUP)" {
-	local cmd
-	cmd=$(printf '%q ' "${SUP[@]}" bash -c "$tty_child")
-	run timeout -k 5 30 script -qec "$cmd" /dev/null
+	run timeout -k 5 30 "$SUP_BIN/on-pty" "${SUP[@]}" bash -c "$tty_child"
 	assert_success
 	check_tty_output
 }
 
 @test "tty: the same when the init is PID 1" {
-	local cmd
-	cmd=$(printf '%q ' unshare --pid --fork --mount-proc "${SUP[@]}" bash -c "$tty_child")
-	run timeout -k 5 30 script -qec "$cmd" /dev/null
+	run timeout -k 5 30 "$SUP_BIN/on-pty" unshare --pid --fork --mount-proc "${SUP[@]}" bash -c "$tty_child"
 	assert_success
 	check_tty_output
 }
