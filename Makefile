@@ -21,10 +21,15 @@ DEFS    := -D_GNU_SOURCE -DK3S_INIT_VERSION='"$(VERSION)"'
 CFLAGS  ?= -O2 -g
 LIBS    := -lmnl -ljansson
 
-# A static link is possible when the compiler finds both archives.
-LIBMNL_A   := $(shell $(CC) -print-file-name=libmnl.a)
-JANSSON_A  := $(shell $(CC) -print-file-name=libjansson.a)
-HAVE_STATIC := $(if $(and $(filter /%,$(LIBMNL_A)),$(filter /%,$(JANSSON_A))),yes,no)
+# A static build is possible when a program calling both libraries links
+# with -static. Asking `$(CC) -print-file-name=libmnl.a` is not enough: it
+# ignores -L in LDFLAGS, and musl-gcc answers with glibc's archives from
+# /usr/lib/<multiarch>. Libraries in another prefix: CPPFLAGS=-I<dir>/include
+# LDFLAGS=-L<dir>/lib.
+STATIC_PROBE := \#include <libmnl/libmnl.h>\n\#include <jansson.h>\n\
+int main(void) { return mnl_socket_open(0) != 0 && json_object() != 0; }\n
+HAVE_STATIC := $(shell printf '$(STATIC_PROBE)' | $(CC) $(CPPFLAGS) $(LDFLAGS) -static -x c - \
+                 -o /dev/null $(LIBS) >/dev/null 2>&1 && echo yes || echo no)
 
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
 
@@ -39,17 +44,17 @@ build: $(BUILD)/k3s-init
 $(BUILD)/k3s-init: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "k3s-init: static build ($(CC))"
-	$(CC) $(WARN) $(HARDEN) $(DEFS) $(CFLAGS) -static -o $@ $(SRCS) $(LIBS)
+	$(CC) $(WARN) $(HARDEN) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -o $@ $(SRCS) $(LIBS)
 static: build
 else
 build: $(BUILD)/k3s-init musl-check
 $(BUILD)/k3s-init: $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	@echo "k3s-init: no static libmnl/jansson for $(CC): dynamic build for tests (make static needs libmnl-static and jansson-static)"
-	$(CC) $(WARN) $(HARDEN) $(DEFS) $(CFLAGS) -fPIE -pie -Wl,-z,relro,-z,now -o $@ $(SRCS) $(LIBS)
+	$(CC) $(WARN) $(HARDEN) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIE -pie -Wl,-z,relro,-z,now -o $@ $(SRCS) $(LIBS)
 static:
-	@echo "make static: no static libmnl.a/libjansson.a found by $(CC) (found: '$(LIBMNL_A)', '$(JANSSON_A)')." >&2
-	@echo "Install them (Alpine: apk add libmnl-static jansson-static) or build in the images' toolchain stage." >&2
+	@echo "make static: $(CC) cannot link libmnl and jansson statically (no libmnl.a/libjansson.a built for it)." >&2
+	@echo "Install them (Alpine: apk add libmnl-static jansson-static), or name their prefix with CPPFLAGS=-I<dir>/include LDFLAGS=-L<dir>/lib, or build in the images' toolchain stage." >&2
 	@exit 2
 endif
 
