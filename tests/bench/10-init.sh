@@ -27,8 +27,10 @@ if file -b "$bin" | grep -q 'statically linked'; then
 else
 	echo "binary size: $(stat -c %s "$bin") bytes (dynamic glibc build, stripped: $stripped bytes; the target <= 100 KB is for the static musl build: make static CC=musl-gcc, with libmnl.a and libjansson.a built for musl)"
 fi
-musl_text=$(size build/musl-obj/*.o 2>/dev/null | awk 'NR>1 {t+=$1; d+=$2; b+=$3} END {print t+d+b}')
-echo "musl objects (text+data+bss of every init source compiled with musl-gcc, before linking libc/libmnl): ${musl_text:-?} bytes"
+if compgen -G 'build/musl-obj/*.o' >/dev/null; then
+	musl_text=$(size build/musl-obj/*.o | awk 'NR>1 {t+=$1; d+=$2; b+=$3} END {print t+d+b}')
+	echo "musl objects (text+data+bss of every init source compiled with musl-gcc, before linking libc/libmnl): $musl_text bytes"
+fi
 
 # Host: an agent run in private namespaces (the repairs that apply here run:
 # host-local, iptables, propagation) with the stand-in k3s.
@@ -63,7 +65,8 @@ echo "execve before k3s: $((calls - 2)) (target 0)"
 root="$work/root"
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,run,etc}
 cp "$bin" "$root/k3s-init"
-for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+# A static binary has no libraries to copy (ldd then says so and fails).
+for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
