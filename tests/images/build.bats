@@ -105,6 +105,36 @@ image_file() { # image path
 	assert_failure
 }
 
+# Modes as "type+permissions path" for the given paths of an image's tree,
+# sorted by path.
+image_modes() { # image path...
+	local image=$1 c
+	shift
+	c=$("$DOCKER" create "$image") || return 1
+	"$DOCKER" export "$c" | tar -tvf - --no-recursion "$@" | awk '{ print $1, $6 }' | sort -k2
+	"$DOCKER" rm "$c" >/dev/null
+}
+
+@test "built from a checkout made under umask 077, the images keep the usual modes" {
+	local ctx
+	ctx=$(strict_umask_context)
+	# The precondition: the context really is strict.
+	assert_equal "$(stat -c %a "$ctx/images/control-plane/etc") $(stat -c %a "$ctx/images/worker/etc/rancher/k3s/config.yaml.d/10-worker.yaml")" "700 600"
+	local d=etc/rancher/k3s/config.yaml.d
+	run image_modes "$CP_IMAGE" etc/ etc/rancher/ etc/rancher/k3s/ "$d/" "$d/10-control-plane.yaml" bin/k3s-init
+	assert_success
+	assert_output "-rwxr-xr-x bin/k3s-init
+drwxr-xr-x etc/
+drwxr-xr-x etc/rancher/
+drwxr-xr-x etc/rancher/k3s/
+drwxr-xr-x $d/
+-rw-r--r-- $d/10-control-plane.yaml"
+	run image_modes "$WORKER_IMAGE" etc/ "$d/10-worker.yaml"
+	assert_success
+	assert_output "drwxr-xr-x etc/
+-rw-r--r-- $d/10-worker.yaml"
+}
+
 @test "the init in the image answers (k3s-init --version)" {
 	run "$DOCKER" run --rm --name "$PREFIX-version" "$CP_IMAGE" --version
 	assert_success

@@ -32,14 +32,31 @@ require_tools() {
 	done
 }
 
+# The build context: the working tree's sources, copied under umask 077 (files
+# 0600, directories 0700), the checkout a user with a strict umask has. The
+# images must come out with the usual modes anyway (build.bats checks).
+strict_umask_context() {
+	local ctx="$BATS_RUN_TMPDIR/$PREFIX-context"
+	[ -d "$ctx" ] && { echo "$ctx"; return 0; }
+	(
+		umask 077
+		mkdir "$ctx" &&
+			cp -r "$TOP/Makefile" "$TOP/VERSION" "$TOP/init" "$TOP/images" "$TOP/.dockerignore" \
+				"$TOP/Dockerfile.control-plane" "$TOP/Dockerfile.worker" "$ctx/"
+	) || fail_loudly "cannot copy the build context to $ctx"
+	echo "$ctx"
+}
+
 # Local bases (debootstrapped Debian, toolchain, stand-in k3s), then our two
 # images, built once per bats run and engine; later files reuse them.
 ensure_images() { # engine
-	local engine=$1 stamp="$BATS_RUN_TMPDIR/$PREFIX-built-$1"
+	local engine=$1 stamp="$BATS_RUN_TMPDIR/$PREFIX-built-$1" ctx
 	[ -e "$stamp" ] && return 0
+	ctx=$(strict_umask_context) || return 1
 	ENGINES=$engine "$TOP/tests/lib/build-base-images.sh" >&3 2>&1 ||
 		fail_loudly "tests/lib/build-base-images.sh failed for $engine"
-	ENGINE=$engine LOCAL_BASES=1 IMAGE_PREFIX=$PREFIX TAG=local "$TOP/tests/lib/build-images.sh" >&3 2>&1 ||
+	ENGINE=$engine LOCAL_BASES=1 IMAGE_PREFIX=$PREFIX TAG=local CONTEXT=$ctx \
+		"$TOP/tests/lib/build-images.sh" >&3 2>&1 ||
 		fail_loudly "tests/lib/build-images.sh failed for $engine"
 	touch "$stamp"
 }
