@@ -34,15 +34,19 @@ require_tools() {
 
 # The build context: the working tree's sources, copied under umask 077 (files
 # 0600, directories 0700), the checkout a user with a strict umask has. The
-# images must come out with the usual modes anyway (build.bats checks).
+# images must come out with the usual modes anyway (build.bats checks). What
+# is copied is what .dockerignore lets into the context ("!name" lines).
 strict_umask_context() {
-	local ctx="$BATS_RUN_TMPDIR/$PREFIX-context"
+	local ctx="$BATS_RUN_TMPDIR/$PREFIX-context" sources=() name
 	[ -d "$ctx" ] && { echo "$ctx"; return 0; }
+	while IFS= read -r name; do
+		sources+=("$TOP/$name")
+	done < <(sed -n 's|^!\(.*[^/]\)/*$|\1|p' "$TOP/.dockerignore")
+	[ "${#sources[@]}" -gt 0 ] || fail_loudly "no '!name' entries in $TOP/.dockerignore" || return 1
 	(
 		umask 077
 		mkdir "$ctx" &&
-			cp -r "$TOP/Makefile" "$TOP/VERSION" "$TOP/init" "$TOP/images" "$TOP/.dockerignore" \
-				"$TOP/Dockerfile.control-plane" "$TOP/Dockerfile.worker" "$ctx/"
+			cp -r "${sources[@]}" "$TOP/.dockerignore" "$TOP/Dockerfile.control-plane" "$TOP/Dockerfile.worker" "$ctx/"
 	) || fail_loudly "cannot copy the build context to $ctx"
 	echo "$ctx"
 }
