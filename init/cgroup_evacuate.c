@@ -11,7 +11,9 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
+#include "userns.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -20,69 +22,10 @@
 /* cgroup.procs of a busy cgroup can be long; beyond this, give up. */
 #define PROCS_MAX (1u << 20)
 
-/* Reads a whole (pseudo) file into a NUL-terminated heap buffer. */
-static char *read_file(int dirfd, const char *path, size_t limit)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	while (buf != NULL) {
-		if (len + 1 >= cap) {
-			char *bigger = cap >= limit ? NULL : realloc(buf, cap * 2);
-			if (bigger == NULL) {
-				free(buf);
-				buf = NULL;
-				errno = ENOMEM;
-				break;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			free(buf);
-			buf = NULL;
-			errno = e;
-			break;
-		}
-		if (n == 0) {
-			buf[len] = '\0';
-			break;
-		}
-		len += (size_t)n;
-	}
-	int e = errno;
-	close(fd);
-	errno = e;
-	return buf;
-}
-
-/*
- * Same test as containerd's userns.RunningInUserNS(), which k3s uses: the
- * initial user namespace maps the whole uid range "0 0 4294967295". An
- * unreadable uid_map counts as "not in a user namespace", as there.
- */
-static int in_user_namespace(void)
-{
-	char *map = read_file(AT_FDCWD, "/proc/self/uid_map", 4096);
-	if (map == NULL)
-		return 0;
-	unsigned long inside, outside, count;
-	int full = sscanf(map, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 &&
-		   outside == 0 && count == 4294967295UL;
-	free(map);
-	return !full;
-}
-
 /* The "0::<path>" line of /proc/self/cgroup, copied into out. */
 static int own_cgroup(char *out, size_t size)
 {
-	char *text = read_file(AT_FDCWD, "/proc/self/cgroup", 65536);
+	char *text = read_file_at(AT_FDCWD, "/proc/self/cgroup", 0, 65536, NULL);
 	if (text == NULL) {
 		log_warn("cgroup v2: cannot read /proc/self/cgroup: %s", strerror(errno));
 		return -1;
@@ -126,7 +69,7 @@ static int write_value(int fd, const char *value)
 /* Moves every pid listed in <dir>/cgroup.procs into <dir>/init. */
 static int move_processes(int dirfd, const char *dir, int *moved)
 {
-	char *procs = read_file(dirfd, "cgroup.procs", PROCS_MAX);
+	char *procs = read_file_at(dirfd, "cgroup.procs", 0, PROCS_MAX, NULL);
 	if (procs == NULL) {
 		log_warn("cgroup v2: cannot read %s/cgroup.procs: %s", dir, strerror(errno));
 		return -1;
@@ -160,7 +103,7 @@ static int move_processes(int dirfd, const char *dir, int *moved)
 /* Writes +ctrl for each controller in <dir>/cgroup.controllers. */
 static int enable_controllers(int dirfd, const char *dir, char *enabled, size_t size)
 {
-	char *ctrls = read_file(dirfd, "cgroup.controllers", 65536);
+	char *ctrls = read_file_at(dirfd, "cgroup.controllers", 0, 65536, NULL);
 	if (ctrls == NULL) {
 		log_warn("cgroup v2: cannot read %s/cgroup.controllers: %s", dir, strerror(errno));
 		return -1;

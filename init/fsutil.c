@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,10 +23,17 @@ int mkdir_p(const char *path, mode_t mode)
 			continue;
 		char saved = *s;
 		*s = '\0';
-		/* gVisor's sysfs answers EPERM, not EEXIST, for an existing dir. */
+		/* gVisor's sysfs answers EPERM, not EEXIST, for an existing dir.
+		 * The error reported is mkdir's (EROFS, EACCES), not the ENOENT
+		 * of the stat that double-checks it. */
 		struct stat st;
-		if (mkdir(buf, mode) != 0 && errno != EEXIST && (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
-			return -1;
+		if (mkdir(buf, mode) != 0 && errno != EEXIST) {
+			int mkdir_errno = errno;
+			if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+				errno = mkdir_errno;
+				return -1;
+			}
+		}
 		*s = saved;
 		if (saved == '\0')
 			break;
@@ -76,31 +84,89 @@ int path_lookup(const char *name, const char *path_list, char *out, size_t out_l
 	return -1;
 }
 
+/* Read until end of file or until cap bytes; the count, or -1 with errno. */
+static ssize_t read_up_to(int fd, char *buf, size_t cap)
+{
+	size_t total = 0;
+	while (total < cap) {
+		ssize_t n = read(fd, buf + total, cap - total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		total += (size_t)n;
+	}
+	return (ssize_t)total;
+}
+
 ssize_t read_small(const char *path, char *buf, size_t len)
 {
+	buf[0] = '\0';
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t total = 0;
-	while ((size_t)total < len - 1) {
-		ssize_t n = read(fd, buf + total, len - 1 - (size_t)total);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		total += n;
-	}
+	ssize_t total = read_up_to(fd, buf, len - 1);
+	int e = errno;
 	close(fd);
+	if (total < 0) {
+		errno = e;
+		return -1;
+	}
 	buf[total] = '\0';
 	while (total > 0 && (buf[total - 1] == '\n' || buf[total - 1] == ' '))
 		buf[--total] = '\0';
 	return total;
+}
+
+char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, size_t *len_out)
+{
+	int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | open_flags);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = NULL;
+	int e = 0;
+	for (;;) {
+		if (cap > limit + 1)
+			cap = limit + 1;
+		char *bigger = realloc(buf, cap);
+		if (bigger == NULL) {
+			e = ENOMEM;
+			break;
+		}
+		buf = bigger;
+		ssize_t n = read_up_to(fd, buf + len, cap - 1 - len);
+		if (n < 0) {
+			e = errno;
+			break;
+		}
+		len += (size_t)n;
+		if (len < cap - 1)
+			break; /* end of file */
+		if (len >= limit) {
+			/* One byte more than allowed: too big, not silently cut. */
+			char extra;
+			ssize_t more = read_up_to(fd, &extra, 1);
+			if (more != 0) {
+				e = more < 0 ? errno : EFBIG;
+				break;
+			}
+			break;
+		}
+		cap *= 2;
+	}
+	close(fd);
+	if (e != 0) {
+		free(buf);
+		errno = e;
+		return NULL;
+	}
+	buf[len] = '\0';
+	if (len_out != NULL)
+		*len_out = len;
+	return buf;
 }
 
 int write_all(int fd, const char *data, size_t len)

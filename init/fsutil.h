@@ -13,8 +13,14 @@ int mkdir_p(const char *path, mode_t mode);
 int path_lookup(const char *name, const char *path_list, char *out, size_t out_len);
 /* True when path is a regular file (following symlinks) with an execute bit. */
 bool is_executable_file(const char *path);
-/* Read up to len-1 bytes, NUL-terminate, strip a trailing newline. Bytes read or -1. */
+/* Read up to len-1 bytes, NUL-terminate, strip a trailing newline. Bytes read
+ * or -1 with errno (buf is then ""). */
 ssize_t read_small(const char *path, char *buf, size_t len);
+/* The whole file at path (relative to dir_fd, or AT_FDCWD) in a NUL-terminated
+ * heap buffer, its length in *len_out (may be NULL). open_flags are added to
+ * O_RDONLY|O_CLOEXEC (O_NOFOLLOW, say). NULL with errno on failure; EFBIG when
+ * the file holds more than limit bytes. */
+char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, size_t *len_out);
 /* Write all of data, retrying short writes and EINTR. 0 or -1 with errno. */
 int write_all(int fd, const char *data, size_t len);
 /* Create (or truncate) path with content and mode. 0 or -1 with errno. */

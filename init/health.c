@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exit_codes.h"
 #include "log.h"
 
-#define EXIT_USAGE 64
 #define HEALTH_TIMEOUT_MS 3000
 
 struct http_target {

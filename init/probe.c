@@ -21,6 +21,7 @@
 #include "mountinfo.h"
 #include "probe_net.h"
 #include "probe_overlay.h"
+#include "userns.h"
 
 /* kubelet pkg/kubelet/cm/container_manager_linux.go setupKernelTunables (the
  * six; a read error is fatal, a write error too outside a user namespace) and
@@ -123,7 +124,8 @@ static void add_controller(struct cgroup_scan *s, const char *name)
 	snprintf(s->controllers + len, sizeof s->controllers - len, "%s%s", len ? " " : "", name);
 }
 
-static const char *const v1_controllers[] = {
+/* Every v1 controller Linux has, and gVisor's `job`. */
+const char *const cgroup_v1_controllers[] = {
 	"cpuset", "cpu", "cpuacct", "blkio", "memory", "devices", "freezer", "net_cls",
 	"perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", "job", NULL,
 };
@@ -144,9 +146,9 @@ static int cgroup_cb(const struct mount_entry *e, void *arg)
 	if (strcmp(e->fstype, "cgroup") == 0) {
 		/* kubelet takes the first mountinfo entry of type cgroup as the v1 root. */
 		s->v1 = true;
-		for (int i = 0; v1_controllers[i]; i++)
-			if (has_option(e->super_opts, v1_controllers[i]))
-				add_controller(s, v1_controllers[i]);
+		for (int i = 0; cgroup_v1_controllers[i]; i++)
+			if (has_option(e->super_opts, cgroup_v1_controllers[i]))
+				add_controller(s, cgroup_v1_controllers[i]);
 	} else if (strcmp(e->fstype, "cgroup2") == 0) {
 		if (e->mount_point[14] == '\0')
 			s->v2_root = true;
@@ -243,18 +245,6 @@ static bool has_cap_sys_admin(void)
 			break;
 	fclose(f);
 	return (caps >> 21) & 1; /* CAP_SYS_ADMIN */
-}
-
-static bool in_user_namespace(void)
-{
-	/* The initial user namespace maps the whole range: "0 0 4294967295". */
-	char buf[256];
-	if (read_small("/proc/self/uid_map", buf, sizeof buf) < 0)
-		return false;
-	unsigned long a, b, c;
-	if (sscanf(buf, " %lu %lu %lu", &a, &b, &c) != 3)
-		return false;
-	return !(a == 0 && b == 0 && c == 4294967295UL && strchr(buf, '\n') == NULL);
 }
 
 struct root_scan {

@@ -55,6 +55,10 @@ struct probe {
 	bool iptables_wrapper;         /* /bin/aux/iptables-detect.sh (official image) */
 };
 
+/* The v1 controller names the probe looks for and the cgroups repair mounts
+ * (NULL-terminated). */
+extern const char *const cgroup_v1_controllers[];
+
 void probe_run(struct probe *p, const struct cli *cli);
 /* Re-read only the cgroup layout (after the cgroups repair). */
 void probe_cgroups(struct probe *p);

@@ -21,11 +21,6 @@
 #define CGROOT "/sys/fs/cgroup"
 #define CG_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-static const char *const controllers[] = {
-	"cpuset", "cpu", "cpuacct", "blkio", "memory", "devices", "freezer", "net_cls",
-	"perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", "job", NULL,
-};
-
 static bool cgroups_needed(const struct ctx *c, char *why, size_t len)
 {
 	const struct probe *p = c->probe;
@@ -46,7 +41,7 @@ static bool try_cgroup2(void)
 		log_debug("cgroups: cgroup2: %s", strerror(errno));
 		return false;
 	}
-	char ctrl[256];
+	char ctrl[256] = "";
 	if (read_small(CGROOT "/cgroup.controllers", ctrl, sizeof ctrl) >= 0) {
 		char padded[260];
 		snprintf(padded, sizeof padded, " %s ", ctrl);
@@ -95,8 +90,8 @@ static int cgroups_apply(struct ctx *c)
 		return -1;
 	}
 	char mounted[256] = "";
-	for (int i = 0; controllers[i]; i++)
-		mount_v1(controllers[i], controllers[i], mounted, sizeof mounted);
+	for (int i = 0; cgroup_v1_controllers[i]; i++)
+		mount_v1(cgroup_v1_controllers[i], cgroup_v1_controllers[i], mounted, sizeof mounted);
 	/* runc and kubelet's v1 code expect the systemd named hierarchy. */
 	mount_v1("systemd", "none,name=systemd", mounted, sizeof mounted);
 	probe_cgroups(c->probe);
