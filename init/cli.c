@@ -9,14 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k3s_config.h"
 #include "log.h"
 #include "repair.h"
 
 extern char **environ;
 
 #define DEFAULT_DATA_DIR "/var/lib/rancher/k3s"
-#define DEFAULT_CONFIG "/etc/rancher/k3s/config.yaml"
 
 /* k3s's own subcommands (cmd/k3s/main.go): these mean "run k3s with these arguments". */
 static const char *const k3s_subcommands[] = {
@@ -53,15 +51,6 @@ const char *mode_name(enum mode mode)
 	return mode == MODE_ON ? "on" : mode == MODE_OFF ? "off" : "auto";
 }
 
-/* "host-local" -> "HOST_LOCAL" */
-static void step_var_suffix(const char *name, char *out, size_t len)
-{
-	size_t i = 0;
-	for (; name[i] && i + 1 < len; i++)
-		out[i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
-	out[i] = '\0';
-}
-
 static int parse_mode(const char *v, enum mode *m)
 {
 	if (v[0] == '\0' || strcmp(v, "auto") == 0)
@@ -95,7 +84,7 @@ static int check_step_var(struct cli *cli, const char *suffix, const char *value
 {
 	for (size_t i = 0; i < step_count; i++) {
 		char want[64];
-		step_var_suffix(steps[i]->name, want, sizeof want);
+		step_env_name(steps[i], want, sizeof want);
 		if (strcmp(suffix, want) != 0)
 			continue;
 		*matched = true;
@@ -137,10 +126,12 @@ static int check_owned_var(struct cli *cli, const char *suffix, const char *valu
 		log_error("K3S_INIT_K3S_VERSION=%s: expected a k3s version like v1.34.3-k3s3", value);
 		return -1;
 	}
-	/* Reserved for the images' own steps (cluster token, kubeconfig export),
-	 * which validate their variables themselves. */
-	if (strncmp(suffix, "TOKEN", 5) == 0 || strncmp(suffix, "KUBECONFIG", 10) == 0)
-		return 0;
+	/* A step's own settings (cluster token, kubeconfig export): exact
+	 * names only, so that a typo is caught; the step parses the value. */
+	for (size_t i = 0; i < step_count; i++)
+		for (const char *const *v = steps[i]->variables; v && *v; v++)
+			if (strcmp(suffix, *v) == 0)
+				return 0;
 	*matched = false;
 	return 0;
 }
@@ -150,8 +141,10 @@ static void list_known(char *out, size_t len)
 	size_t used = (size_t)snprintf(out, len, "LOG ROLE SUPERVISE K3S_VERSION");
 	for (size_t i = 0; i < step_count && used < len; i++) {
 		char s[64];
-		step_var_suffix(steps[i]->name, s, sizeof s);
+		step_env_name(steps[i], s, sizeof s);
 		used += (size_t)snprintf(out + used, len - used, " %s", s);
+		for (const char *const *v = steps[i]->variables; v && *v && used < len; v++)
+			used += (size_t)snprintf(out + used, len - used, " %s", *v);
 	}
 }
 
@@ -182,7 +175,7 @@ static int check_environment(struct cli *cli)
 			continue;
 		}
 		if (!matched) {
-			char known[512];
+			char known[1024];
 			list_known(known, sizeof known);
 			log_error("unknown variable K3S_INIT_%s (known K3S_INIT_*: %s)", suffix, known);
 			bad = 1;
@@ -219,12 +212,28 @@ const char *cli_flag_value(const struct cli *cli, const char *longname, const ch
 	return found;
 }
 
-bool cli_args_mention(const struct cli *cli, const char *needle)
+static bool cli_args_mention(const struct cli *cli, const char *needle)
 {
 	for (int i = 1; i < cli->argc; i++)
 		if (strstr(cli->argv[i], needle))
 			return true;
 	return false;
+}
+
+const char *cli_user_value(const struct cli *cli, const char *longname, const char *shortname)
+{
+	const char *v = cli_flag_value(cli, longname, shortname);
+	return v != NULL ? v : k3s_config_value(&cli->config, longname);
+}
+
+bool cli_user_mentions(const struct cli *cli, const char *list_flag, const char *needle)
+{
+	return cli_args_mention(cli, needle) || k3s_config_mentions(&cli->config, list_flag, needle);
+}
+
+bool cli_is_k3s_server(const struct cli *cli)
+{
+	return cli->is_k3s && cli->subcommand != NULL && strcmp(cli->subcommand, "server") == 0;
 }
 
 /* --disable-agent, --disable-agent=true|false */
@@ -272,16 +281,49 @@ static void derive_role(struct cli *cli)
 		cli->role_source = "arguments: --disable-agent";
 		return;
 	}
-	/* k3s: $K3S_CONFIG_FILE wins over -c/--config, which wins over the default. */
-	const char *config = getenv("K3S_CONFIG_FILE");
-	if (config == NULL || *config == '\0')
-		config = cli_flag_value(cli, "config", "c");
-	if (config == NULL)
-		config = DEFAULT_CONFIG;
-	if (k3s_config_disable_agent(config) == 1) {
+	const char *value = k3s_config_value(&cli->config, "disable-agent");
+	if (value != NULL && k3s_config_bool(value) == 1) {
 		cli->role = ROLE_CONTROL_PLANE;
 		cli->role_source = "config file: disable-agent: true";
 	}
+}
+
+/* k3s (pkg/configfilearg): $K3S_CONFIG_FILE wins over -c/--config, which
+ * wins over the default. Only `server` and `agent` read it. */
+static void load_config(struct cli *cli)
+{
+	if (!cli->is_k3s || cli->subcommand == NULL ||
+	    (strcmp(cli->subcommand, "server") != 0 && strcmp(cli->subcommand, "agent") != 0))
+		return;
+	const char *config = getenv("K3S_CONFIG_FILE");
+	if (config == NULL || *config == '\0')
+		config = cli_flag_value(cli, "config", "c");
+	if (config == NULL || *config == '\0')
+		config = K3S_CONFIG_DEFAULT;
+	cli->config_path = config;
+	if (k3s_config_load(&cli->config, config) != 0)
+		log_warn("k3s config %s: read only in part; k3s will report the same problem", config);
+}
+
+/* The k3s subcommand: the first argument naming one (k3s's own global
+ * flags, --debug and --prefer-bundled-bin, take no value, but a value after a
+ * flag such as `-v 2` must not be taken for it); else the first argument that
+ * is not a flag, as k3s would try it. */
+static const char *find_subcommand(const struct cli *cli)
+{
+	const char *first_word = NULL;
+	for (int i = 1; i < cli->argc; i++) {
+		const char *a = cli->argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (a[0] == '-')
+			continue;
+		if (is_subcommand(a))
+			return a;
+		if (first_word == NULL)
+			first_word = a;
+	}
+	return first_word;
 }
 
 static int set_target(struct cli *cli, int argc, char **argv)
@@ -302,11 +344,7 @@ static int set_target(struct cli *cli, int argc, char **argv)
 	cli->argc = (int)n;
 	cli->is_k3s = strcmp(base_name(cli->argv[0]), "k3s") == 0;
 	if (cli->is_k3s)
-		for (int i = 1; i < cli->argc; i++)
-			if (cli->argv[i][0] != '-') {
-				cli->subcommand = cli->argv[i];
-				break;
-			}
+		cli->subcommand = find_subcommand(cli);
 	return 0;
 }
 
@@ -326,42 +364,82 @@ static int parse_args(struct cli *cli, int argc, char **argv)
 		return set_target(cli, argc - 2, argv + 2);
 	}
 	if (argc >= 2 && strcmp(argv[1], "supervise") == 0) {
-		if (argc < 4 || strcmp(argv[2], "--") != 0) {
-			log_error("usage: k3s-init supervise -- COMMAND [ARGS...] (%s)",
-				  argc < 3 ? "missing --" : strcmp(argv[2], "--") ? "missing --" : "missing COMMAND");
+		int at = 2;
+		/* -g: like tini -g, signals go to the child's whole process group. */
+		if (at < argc && strcmp(argv[at], "-g") == 0) {
+			cli->supervise_group = true;
+			at++;
+		}
+		if (at >= argc || strcmp(argv[at], "--") != 0) {
+			bool option = at < argc && argv[at][0] == '-';
+			log_error("usage: k3s-init supervise [-g] -- COMMAND [ARGS...] (%s%s%s)",
+				  option ? "unknown option '" : "missing --", option ? argv[at] : "",
+				  option ? "'" : "");
+			return -1;
+		}
+		if (at + 1 >= argc) {
+			log_error("usage: k3s-init supervise [-g] -- COMMAND [ARGS...] (missing COMMAND)");
 			return -1;
 		}
 		cli->command = CMD_SUPERVISE;
 		cli->supervise = true;
-		return set_target(cli, argc - 3, argv + 3);
+		return set_target(cli, argc - at - 1, argv + at + 1);
 	}
 	return set_target(cli, argc - 1, argv + 1);
+}
+
+/* k3s's precedence: the command line, then the config file (inserted before
+ * it), then $K3S_DATA_DIR, then the default. */
+static int derive_data_dir(struct cli *cli)
+{
+	const char *flag = cli->is_k3s ? cli_flag_value(cli, "data-dir", "d") : NULL;
+	const char *config = cli->is_k3s ? k3s_config_value(&cli->config, "data-dir") : NULL;
+	const char *env = getenv("K3S_DATA_DIR");
+	const char *source = "default";
+	cli->data_dir = DEFAULT_DATA_DIR;
+	if (flag && *flag) {
+		cli->data_dir = flag;
+		source = "--data-dir";
+	} else if (config && *config) {
+		cli->data_dir = config;
+		source = "data-dir in the config file";
+	} else if (env && *env) {
+		cli->data_dir = env;
+		source = "K3S_DATA_DIR";
+	}
+	if (cli->data_dir[0] != '/') {
+		log_error("k3s data dir '%s' (%s) must be an absolute path", cli->data_dir, source);
+		return -1;
+	}
+	return 0;
 }
 
 int cli_parse(struct cli *cli, int argc, char **argv)
 {
 	memset(cli, 0, sizeof *cli);
 	cli->k8s_minor = -1;
+	cli->kubeconfig.dir_fd = -1;
 	int bad = check_environment(cli) != 0;
 	if (parse_args(cli, argc, argv) != 0)
 		bad = 1;
 	for (size_t i = 0; i < step_count; i++)
-		if (steps[i]->validate && steps[i]->validate() != 0)
+		if (steps[i]->validate && steps[i]->validate(cli) != 0)
 			bad = 1;
 	if (bad)
 		return EXIT_USAGE;
 	if (cli->command == CMD_HELP || cli->command == CMD_VERSION)
 		return 0;
+	load_config(cli);
 	derive_role(cli);
-	const char *dd = cli->is_k3s ? cli_flag_value(cli, "data-dir", "d") : NULL;
-	const char *env_dd = getenv("K3S_DATA_DIR");
-	cli->data_dir = dd && *dd ? dd : env_dd && *env_dd ? env_dd : DEFAULT_DATA_DIR;
-	if (cli->data_dir[0] != '/') {
-		log_error("k3s data dir '%s' (%s) must be an absolute path", cli->data_dir,
-			  dd ? "--data-dir" : "K3S_DATA_DIR");
-		return EXIT_USAGE;
-	}
-	return 0;
+	return derive_data_dir(cli) == 0 ? 0 : EXIT_USAGE;
+}
+
+void cli_free(struct cli *cli)
+{
+	k3s_config_free(&cli->config);
+	kubeconfig_export_settings_free(&cli->kubeconfig);
+	free(cli->argv);
+	cli->argv = NULL;
 }
 
 void cli_usage(void)
@@ -369,14 +447,15 @@ void cli_usage(void)
 	printf("usage: k3s-init [K3S-ARGS...]           repair the environment, then exec k3s K3S-ARGS\n"
 	       "       k3s-init PROGRAM [ARGS...]        repair, then exec PROGRAM (no k3s flags added)\n"
 	       "       k3s-init doctor [K3S-ARGS...]     print what was found and what would be done; change nothing\n"
-	       "       k3s-init supervise -- CMD [ARGS]  repair, then run CMD with k3s-init staying PID 1\n"
+	       "       k3s-init supervise [-g] -- CMD [ARGS]  repair, then run CMD with k3s-init staying PID 1\n"
+	       "                                         (-g: signals go to CMD's whole process group)\n"
 	       "       k3s-init --help | --version\n"
 	       "Environment: K3S_INIT_<REPAIR>=auto|on|off, K3S_INIT_LOG=quiet|info|debug,\n"
 	       "  K3S_INIT_ROLE=control-plane|server|agent, K3S_INIT_SUPERVISE=0|1, K3S_INIT_K3S_VERSION=vX.Y.Z-k3sN\n"
 	       "Repairs, in order:");
 	for (size_t i = 0; i < step_count; i++) {
 		char s[64];
-		step_var_suffix(steps[i]->name, s, sizeof s);
+		step_env_name(steps[i], s, sizeof s);
 		printf(" %s", s);
 	}
 	printf("\nExit: 64 bad setting or arguments, 71 a required repair failed, 126/127 program not executable/found;\n"

@@ -7,10 +7,11 @@
 
 #include <stdbool.h>
 
-#define EXIT_USAGE 64      /* bad K3S_INIT_* value or bad arguments */
-#define EXIT_REPAIR 71     /* a repair the role cannot start without failed */
-#define EXIT_NOEXEC 126    /* the program is not executable */
-#define EXIT_NOTFOUND 127  /* the program is not found */
+#include "cluster_token.h"
+#include "exit_codes.h"
+#include "k3s_config.h"
+#include "kubeconfig_export.h"
+
 #define MAX_STEPS 32
 
 enum role { ROLE_SERVER = 0, ROLE_CONTROL_PLANE = 1, ROLE_AGENT = 2 };
@@ -30,19 +31,33 @@ struct cli {
 	bool is_k3s;              /* argv[0] is k3s */
 	const char *subcommand;   /* k3s subcommand (server, agent, ...) or NULL */
 	bool supervise;           /* `supervise --` or K3S_INIT_SUPERVISE=1 */
+	bool supervise_group;     /* `supervise -g --`: signals go to the child's process group */
 	enum role role;
 	const char *role_source;  /* why this role: K3S_INIT_ROLE, arguments, config file, default */
 	int k8s_minor;            /* from K3S_INIT_K3S_VERSION (v1.MINOR...); -1 when unset */
-	const char *data_dir;     /* K3S_DATA_DIR, --data-dir/-d, or the default */
+	const char *data_dir;     /* --data-dir/-d, the config file, K3S_DATA_DIR, or the default */
+	const char *config_path;  /* k3s's config file (server and agent only), else NULL */
 	enum mode modes[MAX_STEPS];
+	/* Parsed once, before anything changes (cli_parse), then only read. */
+	struct k3s_config config;                  /* the config file and drop-ins */
+	struct cluster_token_settings token;       /* K3S_INIT_TOKEN_* */
+	struct kubeconfig_export_settings kubeconfig; /* K3S_INIT_KUBECONFIG_* */
 };
 
-/* Parse argv and the environment. Returns 0, or EXIT_USAGE after logging why. */
+/* Parse argv and the environment. Returns 0, or EXIT_USAGE after logging why.
+ * cli_free releases what it holds, also after a failure. */
 int cli_parse(struct cli *cli, int argc, char **argv);
+void cli_free(struct cli *cli);
 /* The value of a k3s flag in the target's arguments (--name V, --name=V), or NULL. */
 const char *cli_flag_value(const struct cli *cli, const char *longname, const char *shortname);
-/* True when the target's arguments contain `needle` as a substring of some argument. */
-bool cli_args_mention(const struct cli *cli, const char *needle);
+/* What the user set for a k3s flag: the command line, else the config file
+ * (k3s inserts config-file flags before the command line's, so those win). */
+const char *cli_user_value(const struct cli *cli, const char *longname, const char *shortname);
+/* Whether the user passes `needle` in a list flag (--kubelet-arg, say), on the
+ * command line or in the config file. */
+bool cli_user_mentions(const struct cli *cli, const char *list_flag, const char *needle);
+/* The target is `k3s server`. */
+bool cli_is_k3s_server(const struct cli *cli);
 const char *role_name(enum role role);
 const char *mode_name(enum mode mode);
 void cli_usage(void);

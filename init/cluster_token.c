@@ -17,16 +17,20 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fsutil.h"
 #include "log.h"
 #include "repair.h"
 
 /* 32 random bytes: the strength k3s itself gives the tokens it generates. */
 #define TOKEN_BYTES 32
-#define POLL_NANOSECONDS 200000000L
+#define POLL_MS 200
+/* A token is one line; anything much longer is not one. */
+#define TOKEN_MAX_BYTES 4096
+
+const char *const cluster_token_variables[] = { "TOKEN_DIR", "TOKEN_WAIT", NULL };
 
 static bool env_set(const char *name)
 {
@@ -85,21 +89,62 @@ static bool dir_exists(const char *dir)
 	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* A token file is usable once it is a regular, non-empty file. */
-static int token_usable(const char *path)
+/*
+ * What is at <dir>/token, looked at without following a symlink:
+ *   TOKEN_ABSENT    nothing
+ *   TOKEN_USABLE    a regular file, mode 0600 or stricter, holding a token
+ *                   (k3s trims surrounding whitespace; printable ASCII inside)
+ *   TOKEN_EMPTY     a regular, private file with nothing but whitespace
+ *   TOKEN_BAD       anything else (a symlink, dangling or not, a directory,
+ *                   a file others may read, a token with control characters):
+ *                   never used, never replaced; `why` says what is wrong
+ */
+enum token_state { TOKEN_ABSENT, TOKEN_USABLE, TOKEN_EMPTY, TOKEN_BAD };
+
+static enum token_state token_check(const char *path, char *why, size_t why_len)
 {
 	struct stat st;
-	if (stat(path, &st) != 0) {
+	if (lstat(path, &st) != 0) {
 		if (errno == ENOENT)
-			return 0;
-		log_error("cannot read cluster token %s: %s", path, strerror(errno));
-		return -1;
+			return TOKEN_ABSENT;
+		snprintf(why, why_len, "cannot be read: %s", strerror(errno));
+		return TOKEN_BAD;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(why, why_len, "is a symbolic link (%s)", stat(path, &st) == 0 ? "not followed" : "dangling");
+		return TOKEN_BAD;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		log_error("cluster token %s is not a regular file", path);
-		return -1;
+		snprintf(why, why_len, "is not a regular file");
+		return TOKEN_BAD;
 	}
-	return st.st_size > 0 ? 1 : 0;
+	if ((st.st_mode & 077) != 0) {
+		snprintf(why, why_len, "has mode %04o: a cluster token must not be readable by others (0600)",
+			 (unsigned)(st.st_mode & 07777));
+		return TOKEN_BAD;
+	}
+	size_t len = 0;
+	char *text = read_file_at(AT_FDCWD, path, O_NOFOLLOW, TOKEN_MAX_BYTES, &len);
+	if (text == NULL) {
+		snprintf(why, why_len, "cannot be read: %s", strerror(errno));
+		return TOKEN_BAD;
+	}
+	size_t start = strspn(text, " \t\r\n"), end = len;
+	while (end > start && strchr(" \t\r\n", text[end - 1]) != NULL)
+		end--;
+	enum token_state state = end == start ? TOKEN_EMPTY : TOKEN_USABLE;
+	for (size_t i = start; i < end && state == TOKEN_USABLE; i++) {
+		if ((unsigned char)text[i] < 0x21 || (unsigned char)text[i] > 0x7e) {
+			snprintf(why, why_len, "holds a character that no token has (byte 0x%02x at %zu)",
+				 (unsigned char)text[i], i);
+			state = TOKEN_BAD;
+		}
+	}
+	explicit_bzero(text, len);
+	free(text);
+	if (state == TOKEN_EMPTY)
+		snprintf(why, why_len, "is empty");
+	return state;
 }
 
 static int random_hex(char *out, size_t bytes)
@@ -131,10 +176,11 @@ static int random_hex(char *out, size_t bytes)
 /*
  * Write the token to a private temporary file, then publish it with link(),
  * which fails with EEXIST when another server got there first: a reader never
- * sees a half-written token and two servers never both win.
+ * sees a half-written token and two servers never both win. With replace
+ * (an empty token file is there) it is renamed over that file instead.
  * Returns 1 when created, 0 when one already existed, -1 on error.
  */
-static int create_token(const struct cluster_token_settings *settings, const char *path)
+static int create_token(const struct cluster_token_settings *settings, const char *path, bool replace)
 {
 	char tmp[sizeof settings->dir + 32];
 	char token[2 * TOKEN_BYTES + 2];
@@ -152,9 +198,9 @@ static int create_token(const struct cluster_token_settings *settings, const cha
 	int rc = -1;
 	if (fchmod(fd, 0600) != 0 || write_all(fd, token, strlen(token)) != 0 || fsync(fd) != 0) {
 		log_error("cannot write the cluster token %s: %s", tmp, strerror(errno));
-	} else if (link(tmp, path) == 0) {
+	} else if (replace ? rename(tmp, path) == 0 : link(tmp, path) == 0) {
 		rc = 1;
-	} else if (errno == EEXIST) {
+	} else if (!replace && errno == EEXIST) {
 		rc = 0;
 	} else {
 		log_error("cannot publish the cluster token %s: %s", path, strerror(errno));
@@ -164,7 +210,7 @@ static int create_token(const struct cluster_token_settings *settings, const cha
 		log_error("cannot write the cluster token %s: %s", tmp, strerror(errno));
 		rc = -1;
 	}
-	if (unlink(tmp) != 0)
+	if ((!replace || rc != 1) && unlink(tmp) != 0)
 		log_warn("cannot remove %s: %s", tmp, strerror(errno));
 	return rc;
 }
@@ -178,60 +224,67 @@ static int export_token_file(const char *path)
 	return 0;
 }
 
+static int refuse(const char *path, const char *why)
+{
+	log_error("cluster token %s %s; refusing it (fix or remove it, or set K3S_TOKEN or K3S_TOKEN_FILE)", path,
+		  why);
+	return -1;
+}
+
+/* A server makes the token when there is none, and replaces an empty one
+ * (no cluster can have been made with it); a bad one is refused, since
+ * replacing a token the cluster already uses would lock every node out. */
 static int server_token(const struct cluster_token_settings *settings, const char *path)
 {
-	int usable = token_usable(path);
-	if (usable < 0)
-		return -1;
-	if (usable == 0) {
-		int created = create_token(settings, path);
-		if (created < 0)
-			return -1;
-		log_info("cluster token: %s %s (0600)", created ? "created" : "reusing", path);
-	} else {
+	char why[160] = "";
+	enum token_state state = token_check(path, why, sizeof why);
+	if (state == TOKEN_BAD)
+		return refuse(path, why);
+	if (state == TOKEN_USABLE) {
 		log_info("cluster token: reusing %s", path);
+		return export_token_file(path);
+	}
+	int created = create_token(settings, path, state == TOKEN_EMPTY);
+	if (created < 0)
+		return -1;
+	if (created == 0) {
+		/* Another server published one first: check it like any other. */
+		state = token_check(path, why, sizeof why);
+		if (state != TOKEN_USABLE)
+			return refuse(path, state == TOKEN_ABSENT ? "vanished" : why);
+		log_info("cluster token: reusing %s, made by another server just now", path);
+	} else {
+		log_info("cluster token: %s %s (0600)", state == TOKEN_EMPTY ? "replaced the empty" : "created", path);
 	}
 	return export_token_file(path);
 }
 
-static long long elapsed_ms(const struct timespec *from, const struct timespec *to)
-{
-	return (long long)(to->tv_sec - from->tv_sec) * 1000 + (to->tv_nsec - from->tv_nsec) / 1000000;
-}
-
+/* An agent waits for a usable token; an empty or missing one may still be
+ * written, a bad one will not mend itself. */
 static int agent_token(const struct cluster_token_settings *settings, const char *path)
 {
-	struct timespec start, now;
-	const struct timespec pause = { 0, POLL_NANOSECONDS };
+	long long deadline = clock_monotonic_ms() + (long long)settings->wait_seconds * 1000;
 	bool said = false;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &start) != 0) {
-		log_error("clock_gettime: %s", strerror(errno));
-		return -1;
-	}
 	for (;;) {
-		int usable = token_usable(path);
-		if (usable < 0)
-			return -1;
-		if (usable > 0) {
+		char why[160] = "";
+		enum token_state state = token_check(path, why, sizeof why);
+		if (state == TOKEN_BAD)
+			return refuse(path, why);
+		if (state == TOKEN_USABLE) {
 			log_info("cluster token: using %s", path);
 			return export_token_file(path);
 		}
-		if (clock_gettime(CLOCK_MONOTONIC, &now) != 0) {
-			log_error("clock_gettime: %s", strerror(errno));
-			return -1;
-		}
-		if (elapsed_ms(&start, &now) >= (long long)settings->wait_seconds * 1000) {
-			log_error("no cluster token at %s after %u s (K3S_INIT_TOKEN_WAIT): start a server "
-				  "sharing that volume first, or set K3S_TOKEN or K3S_TOKEN_FILE",
-				  path, settings->wait_seconds);
+		if (clock_monotonic_ms() >= deadline) {
+			log_error("no usable cluster token at %s after %u s (K3S_INIT_TOKEN_WAIT; the file %s): start a "
+				  "server sharing that volume first, or set K3S_TOKEN or K3S_TOKEN_FILE",
+				  path, settings->wait_seconds, state == TOKEN_EMPTY ? "is empty" : "does not exist");
 			return -1;
 		}
 		if (!said) {
 			log_info("cluster token: waiting up to %u s for %s", settings->wait_seconds, path);
 			said = true;
 		}
-		nanosleep(&pause, NULL);
+		clock_sleep_ms(POLL_MS);
 	}
 }
 
@@ -262,50 +315,44 @@ static bool is_server_role(enum role role)
 	return role == ROLE_SERVER || role == ROLE_CONTROL_PLANE;
 }
 
-/* K3S_INIT_TOKEN_* (left to this step by the core): checked with every
- * other setting before any step changes anything; a bad value is exit 64. */
-static int cluster_token_validate(void)
+/* K3S_INIT_TOKEN_*: parsed with every other setting before any step changes
+ * anything; a bad value is exit 64. */
+static int cluster_token_validate(struct cli *cli)
 {
-	struct cluster_token_settings settings;
-	return cluster_token_settings_read(&settings);
+	return cluster_token_settings_read(&cli->token);
 }
 
 /* Read only. */
 static bool cluster_token_needed(const struct ctx *c, char *why, size_t len)
 {
-	struct cluster_token_settings settings;
-	(void)c;
-	if (cluster_token_settings_read(&settings) != 0) {
-		snprintf(why, len, "bad K3S_INIT_TOKEN_* setting");
-		return false;
-	}
 	if (env_set("K3S_TOKEN") || env_set("K3S_TOKEN_FILE")) {
 		snprintf(why, len, "K3S_TOKEN or K3S_TOKEN_FILE is set");
 		return false;
 	}
-	if (!dir_exists(settings.dir)) {
-		snprintf(why, len, "no shared token directory %s", settings.dir);
+	if (!dir_exists(c->cli->token.dir)) {
+		snprintf(why, len, "no shared token directory %s", c->cli->token.dir);
 		return false;
 	}
-	snprintf(why, len, "no token set; shared directory %s", settings.dir);
+	snprintf(why, len, "no token set; shared directory %s", c->cli->token.dir);
 	return true;
 }
 
 static int cluster_token_step_apply(struct ctx *c)
 {
-	struct cluster_token_settings settings;
-	if (cluster_token_settings_read(&settings) != 0)
-		return -1;
-	return cluster_token_apply(&settings, is_server_role(c->cli->role));
+	return cluster_token_apply(&c->cli->token, is_server_role(c->cli->role));
 }
 
 const struct step step_cluster_token = {
 	.name = "cluster_token",
 	.roles = ROLES_ALL,
-	/* An agent without its token cannot join; a server without one makes its own. */
-	.required = ROLE_BIT(ROLE_AGENT),
+	/* An agent without its token cannot join. A server whose shared token
+	 * file is unusable must not start either: it would make a token of its
+	 * own that no agent sharing the volume has. (No shared directory at
+	 * all: the step is not needed, and k3s makes its own token.) */
+	.required = ROLES_ALL,
 	.privileged = false,
 	.needed = cluster_token_needed,
 	.apply = cluster_token_step_apply,
 	.validate = cluster_token_validate,
+	.variables = cluster_token_variables,
 };

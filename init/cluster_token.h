@@ -9,6 +9,9 @@
  *                        own token (server) or asks for one (agent).
  *   K3S_INIT_TOKEN_WAIT  seconds an agent waits for the token (0..86400, default 120).
  * Nothing happens when K3S_TOKEN or K3S_TOKEN_FILE is already set.
+ * A token file must be a regular file (not a symlink), mode 0600 or
+ * stricter, holding printable characters; anything else is refused, an empty
+ * one is replaced by a server and waited out by an agent (cluster_token.c).
  */
 #ifndef K3S_INIT_CLUSTER_TOKEN_H
 #define K3S_INIT_CLUSTER_TOKEN_H
@@ -23,6 +26,9 @@ struct cluster_token_settings {
 	char dir[256];
 	unsigned wait_seconds;
 };
+
+/* The variables above, without K3S_INIT_ (cli.c accepts exactly these). */
+extern const char *const cluster_token_variables[];
 
 /* Read and validate the settings. Returns 0, or -1 after logging an error that
  * names the variable (the caller exits 64, nothing having been changed). */

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "kubeconfig_export.h"
 #include "log.h"
-
 #include "supervise.h"
 
 /* k3s ARGS with the plan's arguments right after the subcommand, where k3s
@@ -48,8 +48,10 @@ int exec_target(const struct cli *cli, const struct plan *plan)
 	if (plan->nargs)
 		log_info("extra k3s arguments: %zu added after '%s'", plan->nargs, cli->subcommand);
 	if (cli->supervise) {
-		log_info("supervising %s (k3s-init stays PID 1)", argv[0]);
-		int status = supervise_run(argv);
+		log_info("supervising %s (k3s-init stays PID 1%s)", argv[0],
+			 cli->supervise_group ? "; signals go to its process group" : "");
+		struct supervise_options options = { .group = cli->supervise_group, .companion = plan->watcher };
+		int status = supervise_run(argv, &options);
 		free(argv);
 		return status;
 	}
@@ -59,7 +61,8 @@ int exec_target(const struct cli *cli, const struct plan *plan)
 	if (strchr(argv[0], '/'))
 		snprintf(path, sizeof path, "%s", argv[0]);
 	else if (path_lookup(argv[0], getenv("PATH"), path, sizeof path) != 0) {
-		log_error("cannot run %s: not found%s", argv[0], strchr(argv[0], '/') ? "" : " on PATH");
+		log_error("cannot run %s: not found on PATH", argv[0]);
+		kubeconfig_export_stop(plan->watcher);
 		free(argv);
 		return EXIT_NOTFOUND;
 	}
@@ -67,6 +70,9 @@ int exec_target(const struct cli *cli, const struct plan *plan)
 	execv(path, argv);
 	int e = errno;
 	log_error("cannot run %s (%s): %s", argv[0], path, strerror(e));
+	/* Nothing will write the kubeconfig now: the watcher must not wait
+	 * for it (nor print a ready line) behind the init's exit status. */
+	kubeconfig_export_stop(plan->watcher);
 	free(argv);
-	return e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+	return e == ENOENT || e == ENOTDIR ? EXIT_NOTFOUND : EXIT_NOEXEC;
 }

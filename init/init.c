@@ -7,7 +7,6 @@
 #include "init.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "doctor.h"
@@ -57,7 +56,7 @@ int init_main(int argc, char **argv)
 	struct cli cli;
 	int rc = cli_parse(&cli, argc, argv);
 	if (rc != 0) {
-		free(cli.argv);
+		cli_free(&cli);
 		return rc;
 	}
 	if (cli.command == CMD_HELP || cli.command == CMD_VERSION) {
@@ -65,7 +64,7 @@ int init_main(int argc, char **argv)
 			cli_usage();
 		else
 			printf("k3s-init %s\n", K3S_INIT_VERSION);
-		free(cli.argv);
+		cli_free(&cli);
 		return 0;
 	}
 	/* Supervise mode: block signals before the repairs, so that a SIGTERM
@@ -88,6 +87,6 @@ int init_main(int argc, char **argv)
 			rc = exec_target(&cli, &plan);
 	}
 	plan_free(&plan);
-	free(cli.argv);
+	cli_free(&cli);
 	return rc;
 }

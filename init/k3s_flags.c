@@ -2,7 +2,7 @@
  * Extra k3s arguments the environment calls for. They are only added when the
  * target is `k3s server` or `k3s agent`, inserted right after the subcommand
  * (where k3s puts config-file flags), and never when the user already set the
- * same thing.
+ * same thing, on the command line or in the config file and its drop-ins.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,9 +23,9 @@ static bool args_possible(const struct ctx *c, char *why, size_t len)
 static bool snapshotter_needed(const struct ctx *c, char *why, size_t len)
 {
 	const struct probe *p = c->probe;
-	const char *user = cli_flag_value(c->cli, "snapshotter", NULL);
+	const char *user = cli_user_value(c->cli, "snapshotter", NULL);
 	if (user) {
-		snprintf(why, len, "--snapshotter=%s given", user);
+		snprintf(why, len, "snapshotter %s set by the user (arguments or config file)", user);
 		return false;
 	}
 	if (p->overlay == TRI_YES) {
@@ -66,8 +66,8 @@ static bool local_storage_needed(const struct ctx *c, char *why, size_t len)
 		snprintf(why, len, "root filesystem %s is known to cAdvisor", c->probe->rootfs);
 		return false;
 	}
-	if (cli_args_mention(c->cli, "local-storage-capacity-isolation")) {
-		snprintf(why, len, "local-storage-capacity-isolation already in the arguments");
+	if (cli_user_mentions(c->cli, "kubelet-arg", "local-storage-capacity-isolation")) {
+		snprintf(why, len, "local-storage-capacity-isolation already set (arguments or config file)");
 		return false;
 	}
 	snprintf(why, len, "root filesystem %s (0x%08lx) is unknown to cAdvisor", c->probe->rootfs,
@@ -110,8 +110,8 @@ static bool cgroupv1_needed(const struct ctx *c, char *why, size_t len)
 		snprintf(why, len, "cgroup layout %s is not v1", cgroup_layout_name(p->cgroup));
 		return false;
 	}
-	if (cli_args_mention(c->cli, "fail-cgroupv1")) {
-		snprintf(why, len, "fail-cgroupv1 already in the arguments");
+	if (cli_user_mentions(c->cli, "kubelet-arg", "fail-cgroupv1")) {
+		snprintf(why, len, "fail-cgroupv1 already set (arguments or config file)");
 		return false;
 	}
 	snprintf(why, len, "Kubernetes 1.%d with cgroup v1", c->cli->k8s_minor);

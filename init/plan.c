@@ -18,6 +18,14 @@ const size_t step_count = sizeof steps / sizeof steps[0];
 
 _Static_assert(sizeof steps / sizeof steps[0] <= MAX_STEPS, "raise MAX_STEPS in cli.h");
 
+void step_env_name(const struct step *s, char *out, size_t len)
+{
+	size_t i = 0;
+	for (; s->name[i] && i + 1 < len; i++)
+		out[i] = s->name[i] == '-' ? '_' : (char)toupper((unsigned char)s->name[i]);
+	out[i] = '\0';
+}
+
 void plan_init(struct plan *plan, bool args_allowed)
 {
 	memset(plan, 0, sizeof *plan);
@@ -29,16 +37,12 @@ enum decision plan_decide(size_t index, const struct ctx *c, char *why, size_t w
 	const struct step *s = steps[index];
 	why[0] = '\0';
 	switch (c->cli->modes[index]) {
-	case MODE_OFF:
-	{
+	case MODE_OFF: {
 		char var[64];
-		size_t k = 0;
-		for (; s->name[k] && k + 1 < sizeof var; k++)
-			var[k] = s->name[k] == '-' ? '_' : (char)toupper((unsigned char)s->name[k]);
-		var[k] = '\0';
+		step_env_name(s, var, sizeof var);
 		snprintf(why, why_len, "turned off (K3S_INIT_%s=off)", var);
-	}
 		return DECIDE_SKIP_OFF;
+	}
 	case MODE_ON: {
 		char found[PLAN_WHY];
 		bool needed = s->needed(c, found, sizeof found);

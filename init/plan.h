@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define PLAN_MAX_ARGS 16
 #define PLAN_WHY 256
@@ -19,6 +20,7 @@ struct plan {
 	char *args[PLAN_MAX_ARGS];     /* extra k3s arguments, inserted after the subcommand */
 	size_t nargs;
 	bool args_allowed;             /* target is `k3s server` or `k3s agent` */
+	pid_t watcher;                 /* the kubeconfig watcher, stopped if the exec fails; 0: none */
 };
 
 /* Decide step `index` of the table (read only). `why` receives the reason. */

@@ -11,7 +11,8 @@
  *         .privileged = true,     // needs CAP_SYS_ADMIN (doctor checks)
  *         .needed = name_needed,  // read only: is it needed? says why in `why`
  *         .apply = name_apply,    // do it (idempotent); 0, or -1 after logging
- *         .validate = name_validate, // optional: check the step's own settings
+ *         .validate = name_validate, // optional: parse the step's own settings
+ *         .variables = name_variables,// optional: their names, after K3S_INIT_
  *     };
  *
  * plus one line STEP(name) in steps.def. That is all: the K3S_INIT_<NAME>
@@ -20,10 +21,11 @@
  * and extra k3s arguments (plan_add_k3s_arg) to the plan; arguments are only
  * passed when the target is `k3s server` or `k3s agent`.
  *
- * A step that reads settings of its own (K3S_INIT_TOKEN_*, K3S_INIT_KUBECONFIG_*
- * are reserved for such steps and not checked by cli.c) validates them in
- * .validate, which cli_parse calls for every step before anything is changed:
- * a bad value there is exit 64 with nothing touched.
+ * A step that reads settings of its own lists their exact names in .variables
+ * (cli.c then accepts them and nothing else) and parses them in .validate,
+ * which cli_parse calls for every step before anything is changed: a bad value
+ * there is exit 64 with nothing touched. The parsed values live in struct cli,
+ * so .needed and .apply read them, never the environment again.
  */
 #ifndef K3S_INIT_REPAIR_H
 #define K3S_INIT_REPAIR_H
@@ -51,9 +53,13 @@ struct step {
 	bool (*needed)(const struct ctx *c, char *why, size_t why_len);
 	/* Idempotent. Logs one line saying what it did. 0, or -1 after logging why. */
 	int (*apply)(struct ctx *c);
-	/* Optional. Validate the step's own settings; 0, or -1 after logging the
-	 * variable that is wrong (-> exit 64 before anything changes). */
-	int (*validate)(void);
+	/* Optional. Parse and validate the step's own settings into cli; 0, or
+	 * -1 after logging the variable that is wrong (-> exit 64 before
+	 * anything changes). */
+	int (*validate)(struct cli *cli);
+	/* Optional, NULL-terminated: the step's own variables, without the
+	 * K3S_INIT_ prefix ("TOKEN_DIR"). */
+	const char *const *variables;
 };
 
 #define STEP(n) extern const struct step step_##n;
@@ -63,6 +69,8 @@ struct step {
 /* The table, in order (plan.c). */
 extern const struct step *const steps[];
 extern const size_t step_count;
+/* The step's switch variable without K3S_INIT_: "host-local" -> "HOST_LOCAL". */
+void step_env_name(const struct step *s, char *out, size_t len);
 
 /* Directory the init creates for the files it provides (host-local, iptables links). */
 #define K3S_INIT_RUN_DIR "/run/k3s-init"

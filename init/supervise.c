@@ -9,7 +9,8 @@
  *   the child inherits the blocked mask and clears it only right before
  *   exec(), after its ignore set has been restored (signals.c).
  * - Every signal is forwarded to the child (its pid, not its group: the child
- *   leads its own process group and a shell there decides about its jobs),
+ *   leads its own process group and a shell there decides about its jobs;
+ *   with -g, as tini -g, to the whole group instead, kill(-pgid)),
  *   except SIGCHLD, signals the init raised against itself (a SIGPIPE from a
  *   write to a closed stderr), and SIGTTIN/SIGTTOU that the terminal driver
  *   sent to the init's own group. Crash signals are forwarded when sent with
@@ -47,6 +48,7 @@
 #include <unistd.h>
 
 #include "cgroup_evacuate.h"
+#include "clock.h"
 #include "log.h"
 #include "signals.h"
 
@@ -56,6 +58,8 @@ struct supervisor {
 	bool child_done;
 	int status; /* the init's exit status once child_done */
 	sigset_t handled;
+	bool group;       /* forward to the child's process group */
+	pid_t companion;  /* see supervise_options; 0 once reaped */
 };
 
 static int status_of(int wstatus)
@@ -122,6 +126,9 @@ static bool reap(struct supervisor *s)
 			s->child_done = true;
 			s->status = status_of(wstatus);
 			log_debug("supervise: child %d ended, exit status %d", (int)pid, s->status);
+		} else if (pid == s->companion) {
+			s->companion = 0;
+			log_debug("supervise: companion %d ended", (int)pid);
 		} else {
 			log_debug("supervise: reaped orphan %d", (int)pid);
 		}
@@ -147,16 +154,32 @@ static void forward(const struct supervisor *s, const siginfo_t *si)
 	if (!should_forward(s, si))
 		return;
 	int rc;
-	/* sigqueue() keeps the value a sender attached (real-time signals). */
-	if (si->si_code == SI_QUEUE)
+	/* sigqueue() keeps the value a sender attached (real-time signals); it
+	 * has no group form, so with -g a queued signal reaches the group
+	 * through kill() without its value, as with tini -g. */
+	pid_t target = s->group ? -s->child : s->child;
+	if (si->si_code == SI_QUEUE && !s->group)
 		rc = sigqueue(s->child, si->si_signo, si->si_value);
 	else
-		rc = kill(s->child, si->si_signo);
+		rc = kill(target, si->si_signo);
 	if (rc != 0 && errno != ESRCH) /* ESRCH: it is exiting; reaped next */
-		log_warn("supervise: cannot forward signal %d to %d: %s", si->si_signo, (int)s->child,
-			 strerror(errno));
+		log_warn("supervise: cannot forward signal %d to %s%d: %s", si->si_signo, s->group ? "group " : "",
+			 (int)s->child, strerror(errno));
 	else
-		log_debug("supervise: forwarded signal %d to %d", si->si_signo, (int)s->child);
+		log_debug("supervise: forwarded signal %d to %s%d", si->si_signo, s->group ? "group " : "",
+			  (int)s->child);
+}
+
+/* The command has ended: a companion still running is stopped and reaped. */
+static void stop_companion(struct supervisor *s)
+{
+	if (s->companion <= 0)
+		return;
+	if (kill(s->companion, SIGTERM) != 0 && errno != ESRCH)
+		log_warn("supervise: cannot stop %d: %s", (int)s->companion, strerror(errno));
+	while (waitpid(s->companion, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	s->companion = 0;
 }
 
 /* Waits for the main child, forwarding signals, reaping orphans. */
@@ -183,13 +206,6 @@ static void supervise_loop(struct supervisor *s)
 	}
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* PID 1 only: give what is left in the namespace a chance to finish. */
 static void drain_namespace(struct supervisor *s)
 {
@@ -203,9 +219,9 @@ static void drain_namespace(struct supervisor *s)
 	}
 	log_info("supervise: main process exited; sent SIGTERM to the remaining processes, waiting up to %d ms",
 		 SUPERVISE_GRACE_MS);
-	long long deadline = now_ms() + SUPERVISE_GRACE_MS;
+	long long deadline = clock_monotonic_ms() + SUPERVISE_GRACE_MS;
 	while (reap(s)) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_monotonic_ms();
 		if (left <= 0) {
 			log_info("supervise: processes still running after %d ms; exiting", SUPERVISE_GRACE_MS);
 			return;
@@ -224,13 +240,17 @@ static void drain_namespace(struct supervisor *s)
 	}
 }
 
-int supervise_run(char *const argv[])
+int supervise_run(char *const argv[], const struct supervise_options *options)
 {
 	if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0') {
-		log_error("supervise: no command given (usage: k3s-init supervise -- CMD [ARGS])");
+		log_error("supervise: no command given (usage: k3s-init supervise [-g] -- CMD [ARGS])");
 		return 64;
 	}
 	struct supervisor s = {.self = getpid(), .child = -1, .status = SUPERVISE_EXIT_INTERNAL};
+	if (options != NULL) {
+		s.group = options->group;
+		s.companion = options->companion;
+	}
 	signals_handled_set(&s.handled);
 	if (signals_block_all() != 0)
 		return SUPERVISE_EXIT_INTERNAL;
@@ -256,6 +276,7 @@ int supervise_run(char *const argv[])
 		  s.self == 1 ? "init is PID 1" : "init is a subreaper");
 
 	supervise_loop(&s);
+	stop_companion(&s);
 	if (s.self == 1)
 		drain_namespace(&s);
 	else

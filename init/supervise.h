@@ -15,12 +15,25 @@
 /* Exit status when the init itself cannot start the child (fork failed). */
 #define SUPERVISE_EXIT_INTERNAL 1
 
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct supervise_options {
+	/* Forward signals to the child's process group (tini -g), not only to
+	 * the child: for a shell script whose own children must get them too. */
+	bool group;
+	/* A child of the init started before the command (the kubeconfig
+	 * watcher), or 0: once the command has ended, it is stopped and reaped
+	 * if it is still running, so that it cannot outlive the init. */
+	pid_t companion;
+};
+
 /*
  * Run argv (argv[0] looked up on PATH) as a supervised child; returns the
  * status the init must exit with: the child's exit status, 128+N when it was
  * killed by signal N, 127 when the program is not found, 126 when it cannot be
- * executed, 64 when argv is empty.
+ * executed, 64 when argv is empty. options may be NULL.
  */
-int supervise_run(char *const argv[]);
+int supervise_run(char *const argv[], const struct supervise_options *options);
 
 #endif

@@ -20,8 +20,7 @@ setup_file() {
 	assert_success
 	assert_output --partial "k3s-init doctor"
 	assert_output --partial "HOST_LOCAL"
-	run "$K3S_INIT" --help extra
-	assert_equal "$status" 64
+	run -64 ns_run "\$K3S_INIT --help extra"
 }
 
 @test "every K3S_INIT_<REPAIR> rejects a bad value with 64, naming it, changing nothing" {
@@ -29,8 +28,10 @@ setup_file() {
 	vars=$("$K3S_INIT" --help | sed -n 's/^Repairs, in order: //p')
 	[ -n "$vars" ]
 	for var in $vars; do
-		NS_ENV="K3S_INIT_$var=maybe" run ns_run "$NO_KMSG; K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER; echo rc=\$?" || true
+		NS_ENV="K3S_INIT_$var=maybe" run ns_run "$NO_KMSG; K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER || echo rc=\$?"
+		assert_success
 		assert_line "k3s-init: error: K3S_INIT_$var=maybe: expected auto, on or off"
+		assert_line "rc=64"
 		refute_line --regexp '^check '
 	done
 	NS_ENV="K3S_INIT_KMSG=yes" run ns_run "$NO_KMSG; \$K3S_INIT agent || echo rc=\$?; test ! -e /dev/kmsg && echo kmsg-still-absent"
@@ -38,38 +39,52 @@ setup_file() {
 	assert_line "kmsg-still-absent"
 }
 
+# The failure paths run in namespaces too: a regression that accepted a bad
+# value would otherwise apply every repair to the test host.
 @test "K3S_INIT_LOG, ROLE, SUPERVISE and K3S_VERSION reject bad values with 64" {
 	local pair
 	for pair in LOG=loud ROLE=worker SUPERVISE=yes K3S_VERSION=1.x K3S_VERSION=v2.0.0; do
-		run env "K3S_INIT_$pair" "$K3S_INIT" "$CHECKER"
-		assert_equal "$status" 64
+		NS_ENV="K3S_INIT_$pair" run -64 ns_run "\$K3S_INIT \$CHECKER"
 		assert_output --partial "K3S_INIT_$pair"
+		refute_line --regexp '^check '
 	done
 }
 
-@test "an unknown K3S_INIT_* variable is an error (typo caught), reserved prefixes are not" {
-	run env K3S_INIT_KMGS=off "$K3S_INIT" "$CHECKER"
-	assert_equal "$status" 64
+@test "an unknown K3S_INIT_* variable is an error (typo caught)" {
+	NS_ENV="K3S_INIT_KMGS=off" run -64 ns_run "\$K3S_INIT \$CHECKER"
 	assert_output --partial "unknown variable K3S_INIT_KMGS"
-	run env K3S_INIT_KUBECONFIG_SOMETHING=x K3S_INIT_ROLE=control-plane K3S_INIT_LOG=quiet \
-		K3S_INIT_HOST_LOCAL=off K3S_INIT_LOOPBACK=off "$K3S_INIT" true
+}
+
+@test "the steps' own settings: exact names only, so a misspelled one is caught too" {
+	local typo
+	for typo in TOKEN_WIAT=5 TOKEN=x TOKEN_DIRS=/x KUBECONFIG_SOMETHING=x KUBECONFIG_DIRR=/run KUBECONFIG=x; do
+		NS_ENV="K3S_INIT_$typo" run -64 ns_run "\$K3S_INIT \$CHECKER"
+		assert_output --partial "unknown variable K3S_INIT_${typo%%=*} "
+		refute_line --regexp '^check '
+	done
+	NS_ENV="K3S_INIT_TOKEN_WAIT=5 K3S_INIT_TOKEN_DIR=/run/none K3S_INIT_KUBECONFIG_WAIT=5 K3S_INIT_KUBECONFIG_SERVER=https://h:1 K3S_INIT_KUBECONFIG_INTERNAL_SERVER=https://i:2 K3S_INIT_ROLE=control-plane K3S_INIT_LOG=quiet" \
+		run ns_run "\$K3S_INIT true"
 	assert_success
+	assert_output ""
 }
 
 @test "all errors are reported at once" {
-	run env K3S_INIT_KMSG=1 K3S_INIT_CGROUPS=2 "$K3S_INIT" true
-	assert_equal "$status" 64
+	NS_ENV="K3S_INIT_KMSG=1 K3S_INIT_CGROUPS=2" run -64 ns_run "\$K3S_INIT true"
 	assert_output --partial "K3S_INIT_KMSG=1"
 	assert_output --partial "K3S_INIT_CGROUPS=2"
 }
 
-@test "bad arguments: supervise without -- or without a command -> 64" {
-	run "$K3S_INIT" supervise true
-	assert_equal "$status" 64
+@test "bad arguments: supervise without -- or without a command, or an unknown option -> 64" {
+	run -64 ns_run "\$K3S_INIT supervise \$CHECKER"
 	assert_output --partial "missing --"
-	run "$K3S_INIT" supervise --
-	assert_equal "$status" 64
+	refute_line --regexp '^check '
+	run -64 ns_run "\$K3S_INIT supervise --"
 	assert_output --partial "missing COMMAND"
+	run -64 ns_run "\$K3S_INIT supervise -g"
+	assert_output --partial "missing --"
+	run -64 ns_run "\$K3S_INIT supervise -x -- \$CHECKER"
+	assert_output --partial "unknown option '-x'"
+	refute_line --regexp '^check '
 }
 
 @test "127 for a program not found, 126 for one not executable, naming it" {
@@ -82,6 +97,26 @@ setup_file() {
 	run -127 ns_run "PATH=/usr/bin:/bin K3S_INIT_LOG=quiet \$K3S_INIT server"
 	assert_equal "$status" 127
 	assert_output --partial "cannot run k3s: not found on PATH"
+	# A path: no PATH lookup, execve itself says ENOENT (or ENOTDIR).
+	run -127 ns_run "K3S_INIT_LOG=quiet \$K3S_INIT /run/no-such-dir/prog"
+	assert_output --partial "cannot run /run/no-such-dir/prog"
+	run -127 ns_run "printf x >/run/file; K3S_INIT_LOG=quiet \$K3S_INIT /run/file/prog"
+	assert_output --partial "cannot run /run/file/prog"
+}
+
+@test "the k3s subcommand is found after global flags, also when a flag takes a value" {
+	run ns_run "\$K3S_INIT doctor -v 2 agent; \$K3S_INIT doctor --debug agent; \$K3S_INIT doctor --log /run/l server --disable-agent"
+	assert_success
+	assert_line "probe: role: agent (arguments: k3s agent)"
+	refute_line "probe: role: server (arguments: k3s server)"
+	assert_line "probe: role: control-plane (arguments: --disable-agent)"
+	# The extra flags go right after the subcommand, not after the value.
+	NS_ENV="K3S_INIT_LOCAL_STORAGE=on" run ns_run "\$K3S_INIT -v 2 agent --node-name n"
+	assert_success
+	assert_line "argv[1]=-v"
+	assert_line "argv[2]=2"
+	assert_line "argv[3]=agent"
+	assert_line "argv[4]=--kubelet-arg=local-storage-capacity-isolation=false"
 }
 
 @test "no arguments: k3s with no arguments; a flag first: k3s with it" {

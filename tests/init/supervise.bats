@@ -48,6 +48,8 @@ setup_file() {
 	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/together" "$FIX/together.c"
 	# shellcheck disable=SC2086
 	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/on-pty" "$FIX/on-pty.c"
+	# shellcheck disable=SC2086
+	gcc $warn -D_GNU_SOURCE -O2 -o "$SUP_BIN/siginfo" "$FIX/siginfo.c"
 
 	# The real binary repairs the environment before supervising; these
 	# tests are about supervise mode only, so every repair step is off.
@@ -326,6 +328,46 @@ forward_signals() { # mode
 	assert_equal "$STATUS" 0
 }
 
+@test "signals: a queued signal reaches the child with its value and as queued (SI_QUEUE)" {
+	local rt
+	rt=$(($(kill -l RTMIN) + 5))
+	start_init sub "$SUP_BIN/siginfo" "$T/ready" "$rt"
+	wait_until 10 test -e "$T/ready" || fail "child not ready"
+	/bin/kill --queue 42 -s "$rt" "$INIT_PID"
+	finish 10
+	assert_equal "$STATUS" 0
+	# si_code -1 is SI_QUEUE; a plain kill() would arrive as SI_USER (0), value 0.
+	assert_equal "$(cat "$T/out")" "signo=$rt code=-1 value=42"
+}
+
+@test "signals: -g sends them to the child's whole process group; without -g only the child gets them" {
+	# The child (a group leader) starts a member of its group that records
+	# its pid (teardown kills it) and what it gets; then both wait.
+	local script='
+		(trap "echo member-got-TERM >>\"$1/got\"; exit 0" TERM; echo $BASHPID >>"$1/kill-after"
+		 : >"$1/member-ready"; while :; do sleep 0.02; done) &
+		trap "echo leader-got-TERM >>\"$1/got\"; exit 0" TERM
+		while [ ! -e "$1/member-ready" ]; do sleep 0.02; done; : >"$1/ready"
+		while :; do sleep 0.02; done'
+	SUP=("$K3S_INIT" supervise -g --)
+	start_init sub bash -c "$script" child "$T"
+	wait_until 10 test -e "$T/ready" || fail "child not ready"
+	kill -TERM "$INIT_PID"
+	finish 10
+	assert_equal "$STATUS" 0
+	wait_until 10 file_has "$T/got" member-got-TERM || fail "-g: the group member did not get TERM"
+	assert_equal "$(sort "$T/got" | tr '\n' ' ')" "leader-got-TERM member-got-TERM "
+	rm -f "$T/got" "$T/ready" "$T/member-ready"
+	SUP=("$K3S_INIT" supervise --)
+	start_init sub bash -c "$script" child "$T"
+	wait_until 10 test -e "$T/ready" || fail "child not ready"
+	kill -TERM "$INIT_PID"
+	finish 10
+	assert_equal "$STATUS" 0
+	sleep 0.3
+	assert_equal "$(cat "$T/got")" "leader-got-TERM"
+}
+
 @test "signals: SIGTERM sent the moment the init blocks its signals is not lost (5x subreaper, 5x PID 1)" {
 	local i
 	for i in 1 2 3 4 5; do
@@ -486,6 +528,24 @@ fi'
 	# SUPERVISE_GRACE_MS is 2000: the init waited for it, and not much longer.
 	[ "$ms" -ge 1800 ] && [ "$ms" -lt 8000 ] || fail "exit after $ms ms (grace 2000 ms)"
 	[[ "$stderr" == *"still running"* ]] || fail "stderr: $stderr"
+}
+
+@test "reaping: as PID 1, a second SIGTERM during the grace period ends the wait at once" {
+	start_init pid1 sh -c '(trap "" TERM; : >"$1/leftover-ready"; exec sleep 60) &
+		while [ ! -e "$1/leftover-ready" ]; do sleep 0.01; done; exit 7' sh "$T"
+	wait_until 10 file_has "$T/err" '.*sent SIGTERM to the remaining processes.*' ||
+		fail "no drain: $(cat "$T/err")"
+	local t0 t1
+	t0=$(date +%s%N)
+	kill -TERM "$INIT_PID"
+	finish 10
+	t1=$(date +%s%N)
+	assert_equal "$STATUS" 7
+	grep -q 'signal 15 during shutdown; exiting now' "$T/err" || fail "stderr: $(cat "$T/err")"
+	run grep -c 'still running' "$T/err"
+	assert_output 0
+	# Well inside the 2 s grace period (under load too).
+	[ $(((t1 - t0) / 1000000)) -lt 1500 ] || fail "took $(((t1 - t0) / 1000000)) ms"
 }
 
 # --- terminal ------------------------------------------------------------------
