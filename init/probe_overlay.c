@@ -57,6 +57,27 @@ static int make_parts(const char *tmp)
 	return 0;
 }
 
+/* overlayfs splits its options at ',' and lowerdir at ':', and takes a
+ * backslash as an escape for the next character (fs/overlayfs/params.c,
+ * ovl_next_opt and ovl_unescape): a data dir with such characters must be
+ * escaped, or the trial fails on the path and not on overlayfs. */
+static bool escape_path(const char *path, char *out, size_t len)
+{
+	size_t k = 0;
+	for (const char *c = path; *c; c++) {
+		if (*c == ',' || *c == ':' || *c == '\\') {
+			if (k + 1 >= len)
+				return false;
+			out[k++] = '\\';
+		}
+		if (k + 1 >= len)
+			return false;
+		out[k++] = *c;
+	}
+	out[k] = '\0';
+	return true;
+}
+
 void probe_overlay(struct probe *p, const char *data_dir)
 {
 	char dir[PATH_MAX - 64];
@@ -75,8 +96,14 @@ void probe_overlay(struct probe *p, const char *data_dir)
 		remove_trial(tmp);
 		return;
 	}
-	char opts[PATH_MAX * 3 + 64], merged[PATH_MAX + 4];
-	snprintf(opts, sizeof opts, "lowerdir=%s/l,upperdir=%s/u,workdir=%s/w", tmp, tmp, tmp);
+	char opts[PATH_MAX * 6 + 64], merged[PATH_MAX + 4], esc[PATH_MAX * 2];
+	if (!escape_path(tmp, esc, sizeof esc)) {
+		p->overlay = TRI_UNKNOWN;
+		p->overlay_errno = ENAMETOOLONG;
+		remove_trial(tmp);
+		return;
+	}
+	snprintf(opts, sizeof opts, "lowerdir=%s/l,upperdir=%s/u,workdir=%s/w", esc, esc, esc);
 	snprintf(merged, sizeof merged, "%s/m", tmp);
 	if (mount("overlay", merged, "overlay", MS_NOSUID | MS_NODEV, opts) == 0) {
 		p->overlay = TRI_YES;

@@ -34,7 +34,7 @@
 
 /* A recursive bind keeps whatever is mounted below (a user's own covers);
  * gVisor refuses MS_REC on these with EINVAL, and a plain bind does there. */
-static int bind(const char *src, const char *dst)
+static int bind_tree(const char *src, const char *dst)
 {
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == 0)
 		return 0;
@@ -120,7 +120,7 @@ static int bind_back(const char *target_dir, const char *name, int *count)
 			return -1;
 		close(fd);
 	}
-	if (bind(src, dst) != 0) {
+	if (bind_tree(src, dst) != 0) {
 		int e = errno;
 		S_ISDIR(st.st_mode) ? rmdir(dst) : unlink(dst);
 		errno = e;
@@ -139,15 +139,17 @@ static int cover(const char *dir, const bool *bad)
 		log_error("sysctl: mkdir " STAGE ": %s", strerror(errno));
 		return -1;
 	}
-	if (bind(target, STAGE) != 0) {
+	if (bind_tree(target, STAGE) != 0) {
 		log_error("sysctl: bind %s to " STAGE ": %s", target, strerror(errno));
 		return -1;
 	}
 	int rc = -1;
+	bool covered = false;
 	if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") != 0) {
 		log_error("sysctl: mount tmpfs on %s: %s", target, strerror(errno));
 		goto out;
 	}
+	covered = true;
 	DIR *d = opendir(STAGE);
 	if (d == NULL) {
 		log_error("sysctl: opendir " STAGE ": %s", strerror(errno));
@@ -172,7 +174,11 @@ static int cover(const char *dir, const bool *bad)
 		snprintf(parent, sizeof parent, "%s", path);
 		*strrchr(parent, '/') = '\0';
 		snprintf(value, sizeof value, "%s\n", sysctl_entries[i].want);
-		if (mkdir_p(parent, 0755) != 0 || write_small(path, value, 0644) != 0) {
+		if (mkdir_p(parent, 0755) != 0) {
+			log_error("sysctl: mkdir %s: %s", parent, strerror(errno));
+			goto out;
+		}
+		if (write_small(path, value, 0644) != 0) {
 			log_error("sysctl: write %s: %s", path, strerror(errno));
 			goto out;
 		}
@@ -184,6 +190,10 @@ static int cover(const char *dir, const bool *bad)
 		 failed ? " (some could not be: see above)" : "", files);
 	rc = 0;
 out:
+	/* A half-built cover would hide real entries from k3s: take it away,
+	 * so /proc/sys is what it was before. */
+	if (rc != 0 && covered && umount2(target, MNT_DETACH) != 0)
+		log_warn("sysctl: umount the unfinished cover of %s: %s", target, strerror(errno));
 	if (umount2(STAGE, MNT_DETACH) != 0)
 		log_warn("sysctl: umount " STAGE ": %s", strerror(errno));
 	return rc;
@@ -237,15 +247,19 @@ static int sysctl_apply(struct ctx *c)
 			continue;
 		char path[PATH_MAX], value[32];
 		snprintf(path, sizeof path, PROC_SYS "/%s", sysctl_entries[i].path);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (read_small(path, value, sizeof value) < 0 || fd < 0) {
-			log_error("sysctl: %s still not readable and writable: %s", path, strerror(errno));
+		if (read_small(path, value, sizeof value) < 0) {
+			log_error("sysctl: %s still not readable: %s", path, strerror(errno));
 			still++;
-		} else {
-			p->sysctl[i] = SYSCTL_OK;
+			continue;
 		}
-		if (fd >= 0)
-			close(fd);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			log_error("sysctl: %s still not writable: %s", path, strerror(errno));
+			still++;
+			continue;
+		}
+		close(fd);
+		p->sysctl[i] = SYSCTL_OK;
 	}
 	return still ? -1 : 0;
 }

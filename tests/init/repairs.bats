@@ -28,8 +28,9 @@ setup_file() {
 }
 
 @test "sysctl: hidden and read-only tunables become readable and writable, other entries stay real" {
-	run ns_run "$BAD_SYSCTL; ! test -e /proc/sys/kernel/keys/root_maxkeys;
-		! sh -c 'echo 1 > /proc/sys/kernel/panic' 2>/dev/null;
+	# (A '!' command does not stop bash -e: the preconditions are tests.)
+	run ns_run "$BAD_SYSCTL; test ! -e /proc/sys/kernel/keys/root_maxkeys;
+		if sh -c 'echo 1 > /proc/sys/kernel/panic' 2>/dev/null; then exit 90; fi;
 		K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER; cat /proc/sys/kernel/osrelease"
 	assert_success
 	assert_line --partial "sysctl: covered /proc/sys/kernel with a tmpfs"
@@ -41,7 +42,7 @@ setup_file() {
 }
 
 @test "host-local: a PATH without host-local gets this binary as host-local, runnable, not a symlink" {
-	run ns_run "! command -v host-local; K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER"
+	run ns_run "if command -v host-local; then exit 90; fi; K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER"
 	assert_success
 	assert_line --partial "host-local: placed k3s-init as /run/k3s-init/bin/host-local"
 	assert_check host-local
@@ -56,13 +57,17 @@ setup_file() {
 }
 
 @test "iptables: IPTABLES_MODE exported from the kernel probe and the six names linked" {
-	local mode=nft
+	local mode=nft name
 	grep -q . /proc/net/ip_tables_names 2>/dev/null && mode=legacy
-	run ns_run "K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER; readlink /run/k3s-init/bin/ip6tables-restore"
+	run ns_run "K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER;
+		for n in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+			echo \"link \$n -> \$(readlink /run/k3s-init/bin/\$n)\"; done"
 	assert_success
 	assert_check iptables
 	assert_line --regexp "^check iptables ok IPTABLES_MODE=$mode iptables=/run/k3s-init/bin/iptables -> .*/xtables-$mode-multi$"
-	assert_line --regexp "/xtables-$mode-multi$"
+	for name in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+		assert_line --regexp "^link $name -> /.*/xtables-$mode-multi$"
+	done
 }
 
 @test "loopback: lo down in a new network namespace is brought up" {
@@ -72,11 +77,13 @@ setup_file() {
 	assert_check lo
 }
 
-@test "propagation: a private / becomes rshared" {
-	run ns_run "K3S_INIT_ROLE=agent \$K3S_INIT sh -c 'grep \" / / \" /proc/self/mountinfo'"
+@test "propagation: a private / becomes rshared, mounts below it too" {
+	run ns_run "mkdir -p /run/sub; mount -t tmpfs sub /run/sub; mount --make-private /run/sub;
+		K3S_INIT_ROLE=agent \$K3S_INIT sh -c 'grep -E \" / (/|/run/sub) \" /proc/self/mountinfo'"
 	assert_success
 	assert_line "k3s-init: propagation: made / rshared"
 	assert_line --regexp " / / .*shared:[0-9]+"
+	assert_line --regexp " / /run/sub .*shared:[0-9]+"
 }
 
 @test "everything taken away at once: the fake k3s agent sees a kubelet-ready environment" {
@@ -98,6 +105,48 @@ setup_file() {
 	assert_line "argv[3]=--disable=traefik"
 }
 
+@test "flags: fail-cgroupv1 on 1.36 and later too; not when the user already sets it (arguments or config file)" {
+	local v
+	for v in v1.36.0-k3s1 v1.40.2+k3s1; do
+		NS_ENV="K3S_INIT_K3S_VERSION=$v" run ns_run "\$K3S_INIT agent"
+		assert_success
+		assert_line "argv[2]=--kubelet-arg=fail-cgroupv1=false"
+	done
+	NS_ENV="K3S_INIT_K3S_VERSION=v1.36.0-k3s1" run ns_run "\$K3S_INIT agent --kubelet-arg=fail-cgroupv1=true"
+	assert_success
+	assert_line "argv[2]=--kubelet-arg=fail-cgroupv1=true"
+	refute_line "argv[2]=--kubelet-arg=fail-cgroupv1=false"
+	assert_line --partial "cgroupv1: ok: fail-cgroupv1 already set"
+	NS_ENV="K3S_INIT_K3S_VERSION=v1.36.0-k3s1 K3S_CONFIG_FILE=/run/cfg/config.yaml" run ns_run "mkdir -p /run/cfg/config.yaml.d
+		printf 'kubelet-arg:\n  - fail-cgroupv1=true\n' >/run/cfg/config.yaml.d/50-user.yaml; \$K3S_INIT agent"
+	assert_success
+	refute_line --partial "argv[2]="
+	assert_line --partial "cgroupv1: ok: fail-cgroupv1 already set (arguments or config file)"
+}
+
+@test "flags: settings in the config file and its drop-ins count as the user's (snapshotter, kubelet-arg, data-dir)" {
+	# Overlay cannot take an upper dir on overlayfs: a data dir there refuses it.
+	local overlay='mkdir -p /run/o/l /run/o/u /run/o/w /run/o/m;
+		mount -t overlay overlay -o lowerdir=/run/o/l,upperdir=/run/o/u,workdir=/run/o/w /run/o/m'
+	NS_ENV="K3S_CONFIG_FILE=/run/cfg/config.yaml K3S_INIT_LOCAL_STORAGE=auto" run ns_run "$overlay; mkdir -p /run/cfg/config.yaml.d
+		printf 'data-dir: /run/o/m/k3s # on overlayfs\nsnapshotter: \"stargz\"\n' >/run/cfg/config.yaml
+		printf 'kubelet-arg+: [local-storage-capacity-isolation=true]\n' >/run/cfg/config.yaml.d/10.yaml
+		\$K3S_INIT doctor agent; \$K3S_INIT agent"
+	assert_success
+	assert_line "probe: overlayfs on /run/o/m: no Invalid argument"
+	assert_line --partial "plan: snapshotter: ok: snapshotter stargz set by the user"
+	refute_line "argv[2]=--snapshotter=native"
+	refute_line --partial "argv[2]="
+	# A later drop-in's key replaces the file's; the last one is what k3s uses.
+	NS_ENV="K3S_CONFIG_FILE=/run/cfg/config.yaml" run ns_run "$overlay; mkdir -p /run/cfg/config.yaml.d
+		printf 'data-dir: /run/o/m/k3s\nsnapshotter: stargz\n' >/run/cfg/config.yaml
+		printf 'snapshotter: fuse-overlayfs\n' >/run/cfg/config.yaml.d/20.yaml
+		printf 'snapshotter: overlayfs\n' >/run/cfg/config.yaml.d/10.yaml
+		\$K3S_INIT doctor agent"
+	assert_success
+	assert_line --partial "plan: snapshotter: ok: snapshotter fuse-overlayfs set by the user"
+}
+
 @test "flags: no fail-cgroupv1 before 1.35, or without K3S_INIT_K3S_VERSION (logged why)" {
 	NS_ENV="K3S_INIT_K3S_VERSION=v1.34.3-k3s3" run ns_run "\$K3S_INIT server"
 	assert_success
@@ -106,6 +155,15 @@ setup_file() {
 	assert_success
 	assert_line --partial "K3S_INIT_K3S_VERSION unset"
 	refute_line --partial "fail-cgroupv1=false"
+}
+
+@test "flags: a data dir whose path has ',' or ':' is escaped for the overlayfs trial (no false --snapshotter=native)" {
+	run ns_run "mkdir -p '/run/a,b:c\\d'; \$K3S_INIT doctor agent --data-dir '/run/a,b:c\\d/k3s';
+		\$K3S_INIT agent --data-dir '/run/a,b:c\\d/k3s'; ls -A '/run/a,b:c\\d' | wc -l"
+	assert_success
+	assert_line 'probe: overlayfs on /run/a,b:c\d: yes'
+	refute_line "argv[2]=--snapshotter=native"
+	assert_line "0"
 }
 
 @test "flags: --snapshotter=native when overlayfs cannot mount on the data dir" {
@@ -175,6 +233,40 @@ setup_file() {
 	[ "$(grep -c 'execve(' <<<"$output")" -eq 2 ]
 	assert_line --regexp 'execve\("[^"]*k3s-init"'
 	assert_line --regexp "execve\(\"$K3SBIN/k3s\", \[\"k3s\", \"agent\""
+}
+
+@test "errors name the real cause: a read-only /run gives 'Read-only file system', not ENOENT" {
+	run ns_run "mount -o remount,ro /run; K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER || echo rc=\$?"
+	assert_success
+	assert_line "k3s-init: error: host-local: mkdir /run/k3s-init/bin: Read-only file system"
+	assert_line "rc=71"
+	run ns_run "$BAD_SYSCTL; mount -o remount,ro /run; K3S_INIT_ROLE=agent K3S_INIT_HOST_LOCAL=off \$K3S_INIT \$CHECKER || echo rc=\$?"
+	assert_line "k3s-init: error: sysctl: mkdir /run/k3s-init/sysctl-stage: Read-only file system"
+	assert_line "rc=71"
+}
+
+@test "sysctl: a cover that fails half-way is taken down again (fault injected: the write of a file fails)" {
+	# The failure cannot be caused on a real /proc/sys on demand: a small
+	# LD_PRELOAD library fails that one open() (fixtures/failopen.c).
+	gcc -shared -fPIC -O1 -Wall -Wextra -Werror -o "$BATS_TEST_TMPDIR/failopen.so" "$FIXTURES/failopen.c" -ldl
+	NS_ENV="FAILOPEN_SO=$BATS_TEST_TMPDIR/failopen.so ASAN_OPTIONS=verify_asan_link_order=0" run ns_run "$BAD_SYSCTL;
+		before=\$(grep -c ' /proc/sys/kernel ' /proc/self/mountinfo || true)
+		LD_PRELOAD=\$FAILOPEN_SO FAILOPEN_PATH=/proc/sys/kernel/panic K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER || echo rc=\$?
+		echo \"covers \$before \$(grep -c ' /proc/sys/kernel ' /proc/self/mountinfo || true)\"; cat /proc/sys/kernel/osrelease"
+	assert_success
+	assert_line --regexp "^k3s-init: error: sysctl: write /proc/sys/kernel/panic: "
+	assert_line "rc=71"
+	assert_line "covers 0 0"
+	assert_line "$(uname -r)"
+}
+
+@test "descriptors: k3s gets 0, 1 and 2 and nothing the repairs opened" {
+	# Whatever the test runner left open is closed first.
+	NS_NET=1 run ns_run "$NO_KMSG; $NO_CGROUPS; $BAD_SYSCTL;
+		for fd in \$(ls /proc/\$\$/fd); do if [ \$fd -gt 2 ]; then eval \"exec \$fd>&-\"; fi; done
+		K3S_INIT_K3S_VERSION=v1.35.0-k3s1 \$K3S_INIT agent"
+	assert_success
+	assert_line "fds 0 1 2"
 }
 
 @test "a required repair that fails: exit 71 naming it (no CAP_SYS_ADMIN for the agent's kmsg)" {
