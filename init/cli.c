@@ -458,6 +458,10 @@ void cli_usage(void)
 		step_env_name(steps[i], s, sizeof s);
 		printf(" %s", s);
 	}
+	printf("\nSettings of the steps (K3S_INIT_...):");
+	for (size_t i = 0; i < step_count; i++)
+		for (const char *const *v = steps[i]->variables; v && *v; v++)
+			printf(" %s", *v);
 	printf("\nExit: 64 bad setting or arguments, 71 a required repair failed, 126/127 program not executable/found;\n"
 	       "      doctor: 0 k3s can be expected to start, 1 it cannot (reasons listed).\n");
 }

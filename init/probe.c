@@ -40,17 +40,26 @@ const struct sysctl_entry sysctl_entries[SYSCTL_COUNT] = {
 };
 
 /*
- * gVisor reports a fixed kernel identity (pkg/sentry/kernel/version: release
- * 4.4.0, version "#1 SMP Sun Jan 10 15:06:54 PST 2016"); no real kernel has
- * shipped as 4.4.0 with that build stamp for a decade. As a second signal that
- * does not depend on the sentry's uname, gVisor's /proc/sys/kernel has no
- * osrelease, which every Linux kernel has had since 2.x.
+ * gVisor reports a fixed kernel identity (pkg/sentry/kernel/version): the
+ * version "#1 SMP Sun Jan 10 15:06:54 PST 2016" in every release, and a
+ * release that was "4.4.0" until 2026 and is "4.19.0-gvisor" (or
+ * "5.15.0-gvisor" with RDMA) since. No real kernel has shipped with that
+ * build stamp for a decade. As a second signal that does not depend on the
+ * sentry's uname, older gVisor releases have no /proc/sys/kernel/osrelease,
+ * which every Linux kernel has had since 2.x.
  */
+#define GVISOR_UTS_VERSION "#1 SMP Sun Jan 10 15:06:54 PST 2016"
+
+static bool release_says_gvisor(const char *release)
+{
+	size_t n = strlen(release), suffix = strlen("-gvisor");
+	return n > suffix && strcmp(release + n - suffix, "-gvisor") == 0;
+}
+
 static void probe_gvisor(struct probe *p)
 {
 	struct utsname u;
-	if (uname(&u) == 0 && strcmp(u.release, "4.4.0") == 0 &&
-	    strstr(u.version, "Sun Jan 10 15:06:54 PST 2016") != NULL) {
+	if (uname(&u) == 0 && (strcmp(u.version, GVISOR_UTS_VERSION) == 0 || release_says_gvisor(u.release))) {
 		p->gvisor = true;
 		if (snprintf(p->gvisor_why, sizeof p->gvisor_why, "uname %s %s", u.release, u.version) < 0)
 			p->gvisor_why[0] = '\0';
