@@ -29,9 +29,10 @@ static void print_probe(const struct probe *p, const struct cli *cli)
 		       p->sysctl[i] != SYSCTL_OK ? ": " : "",
 		       p->sysctl[i] != SYSCTL_OK ? err_or(p->sysctl_errno[i], "?") : "");
 	}
-	printf("probe: overlayfs on %s: %s%s%s\n", p->overlay_dir[0] ? p->overlay_dir : cli->data_dir,
+	printf("probe: overlayfs on %s: %s%s%s%s%s%s\n", p->overlay_dir[0] ? p->overlay_dir : cli->data_dir,
 	       p->overlay == TRI_UNKNOWN ? "not tried" : tri_name(p->overlay), p->overlay_errno ? " " : "",
-	       p->overlay_errno ? strerror(p->overlay_errno) : "");
+	       p->overlay_errno ? strerror(p->overlay_errno) : "", p->overlay_note ? " (" : "",
+	       p->overlay_note ? p->overlay_note : "", p->overlay_note ? ")" : "");
 	printf("probe: pid 1: %s\n", p->pid1 ? "yes" : "no");
 	printf("probe: user namespace: %s\n", p->userns ? "yes" : "no");
 	printf("probe: CAP_SYS_ADMIN: %s\n", p->cap_sys_admin ? "yes" : "no");

@@ -1,16 +1,19 @@
 /*
  * `k3s-init health URL` (see health.h).
- * Only http:// on a numeric address or localhost: the kubelet's healthz
- * endpoint (kubelet --healthz-bind-address, 127.0.0.1:10248) is plain HTTP.
+ * Only http:// on a numeric address (IPv4, or IPv6 in brackets) or localhost:
+ * the kubelet's healthz endpoint (kubelet --healthz-bind-address,
+ * 127.0.0.1:10248) is plain HTTP on loopback. No name service: the binary is
+ * static, and a static C library's resolver needs shared NSS modules at run
+ * time (glibc) or is not worth its size for this (musl).
  * The whole exchange is bounded by HEALTH_TIMEOUT_MS; Docker's HEALTHCHECK
  * --timeout bounds it from outside as well.
  */
 #include "health.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,20 +28,77 @@
 #define HEALTH_TIMEOUT_MS 3000
 
 struct http_target {
-	char host[256];
+	char host[256];    /* as written in the URL, for the Host header */
 	char port[8];
 	char path[512];
+	struct sockaddr_storage addr[2]; /* localhost: 127.0.0.1, then ::1 */
+	socklen_t addr_len[2];
+	int naddr;
 };
+
+static void add_address(struct http_target *t, int family, const void *bytes, unsigned port)
+{
+	struct sockaddr_storage *ss = &t->addr[t->naddr];
+	memset(ss, 0, sizeof *ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		memcpy(&v4->sin_addr, bytes, sizeof v4->sin_addr);
+		t->addr_len[t->naddr++] = sizeof *v4;
+	} else {
+		struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		memcpy(&v6->sin6_addr, bytes, sizeof v6->sin6_addr);
+		t->addr_len[t->naddr++] = sizeof *v6;
+	}
+}
+
+/* localhost, an IPv4 literal or a bracketed IPv6 literal. */
+static int parse_host(struct http_target *t, unsigned port)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+	size_t n = strlen(t->host);
+	t->naddr = 0;
+	if (strcmp(t->host, "localhost") == 0) {
+		inet_pton(AF_INET, "127.0.0.1", &v4);
+		inet_pton(AF_INET6, "::1", &v6);
+		add_address(t, AF_INET, &v4, port);
+		add_address(t, AF_INET6, &v6, port);
+		return 0;
+	}
+	if (inet_pton(AF_INET, t->host, &v4) == 1) {
+		add_address(t, AF_INET, &v4, port);
+		return 0;
+	}
+	char inner[256];
+	if (n > 2 && t->host[0] == '[' && t->host[n - 1] == ']') {
+		snprintf(inner, sizeof inner, "%.*s", (int)(n - 2), t->host + 1);
+		if (inet_pton(AF_INET6, inner, &v6) == 1) {
+			add_address(t, AF_INET6, &v6, port);
+			return 0;
+		}
+	}
+	return -1;
+}
 
 static int parse_url(const char *url, struct http_target *t)
 {
 	const char *rest = url + strlen("http://");
 	if (strncmp(url, "http://", strlen("http://")) != 0)
 		return -1;
+	for (const char *p = url; *p != '\0'; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return -1;
 	const char *slash = strchr(rest, '/');
 	size_t hostport = slash ? (size_t)(slash - rest) : strlen(rest);
 	const char *path = slash ? slash : "/";
-	const char *colon = memchr(rest, ':', hostport);
+	/* The port follows the last ':' after a bracketed IPv6 literal. */
+	const char *close = rest[0] == '[' ? memchr(rest, ']', hostport) : NULL;
+	const char *from = close ? close : rest;
+	const char *colon = memchr(from, ':', hostport - (size_t)(from - rest));
 	size_t host_len = colon ? (size_t)(colon - rest) : hostport;
 	size_t port_len = colon ? hostport - host_len - 1 : 2;
 	const char *port = colon ? colon + 1 : "80";
@@ -46,15 +106,15 @@ static int parse_url(const char *url, struct http_target *t)
 	if (host_len == 0 || host_len >= sizeof t->host || port_len == 0 || port_len >= sizeof t->port ||
 	    strlen(path) >= sizeof t->path || strspn(port, "0123456789") < port_len)
 		return -1;
-	for (const char *p = url; *p != '\0'; p++)
-		if (*p <= ' ' || *p == 0x7f)
-			return -1;
 	memcpy(t->host, rest, host_len);
 	t->host[host_len] = '\0';
 	memcpy(t->port, port, port_len);
 	t->port[port_len] = '\0';
 	memcpy(t->path, path, strlen(path) + 1);
-	return 0;
+	unsigned long p = strtoul(t->port, NULL, 10);
+	if (p == 0 || p > 65535)
+		return -1;
+	return parse_host(t, (unsigned)p);
 }
 
 static long ms_left(const struct timespec *deadline)
@@ -79,22 +139,14 @@ static int wait_fd(int fd, short events, const struct timespec *deadline)
 
 static int connect_target(const struct http_target *t, const struct timespec *deadline)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(t->host, t->port, &hints, &res);
-	if (rc != 0) {
-		log_error("health: %s: %s", t->host, gai_strerror(rc));
-		return -1;
-	}
 	int fd = -1;
-	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	for (int i = 0; i < t->naddr && fd < 0; i++) {
+		fd = socket(t->addr[i].ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0)
 			continue;
 		int err = 0;
 		socklen_t len = sizeof err;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connect(fd, (const struct sockaddr *)&t->addr[i], t->addr_len[i]) == 0)
 			break;
 		if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0 &&
 		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
@@ -102,7 +154,6 @@ static int connect_target(const struct http_target *t, const struct timespec *de
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(res);
 	if (fd < 0)
 		log_error("health: cannot connect to %s:%s", t->host, t->port);
 	return fd;

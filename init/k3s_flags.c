@@ -38,7 +38,7 @@ static bool snapshotter_needed(const struct ctx *c, char *why, size_t len)
 		return false;
 	}
 	snprintf(why, len, "overlayfs does not mount on %s: %s -> --snapshotter=native", p->overlay_dir,
-		 strerror(p->overlay_errno));
+		 p->overlay_note ? p->overlay_note : strerror(p->overlay_errno));
 	return args_possible(c, why, len);
 }
 

@@ -44,6 +44,7 @@ struct probe {
 	char sysctl_value[SYSCTL_COUNT][24];
 	enum tri overlay;              /* overlayfs mountable on the data dir */
 	int overlay_errno;
+	const char *overlay_note;      /* why it was not tried, or NULL */
 	char overlay_dir[PATH_MAX];    /* where it was tried */
 	bool pid1;
 	bool userns;

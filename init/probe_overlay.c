@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -78,11 +79,30 @@ static bool escape_path(const char *path, char *out, size_t len)
 	return true;
 }
 
+#define OVERLAYFS_MAGIC 0x794C7630
+
+/* An upper dir on overlayfs is refused by Linux (seen here on 6.18: EINVAL)
+ * and by gVisor, whose root filesystem is an overlay by default
+ * (pkg/sentry/fsimpl/overlay/overlay.go: no overlay upper on the overlay
+ * root): no need for a trial, whose dozen directory operations on the
+ * sandbox's root file system cost milliseconds under gVisor. */
+static bool on_overlayfs(const char *dir)
+{
+	struct statfs s;
+	return statfs(dir, &s) == 0 && ((unsigned long)s.f_type & 0xFFFFFFFFUL) == OVERLAYFS_MAGIC;
+}
+
 void probe_overlay(struct probe *p, const char *data_dir)
 {
 	char dir[PATH_MAX - 64];
 	existing_dir(data_dir, dir, sizeof dir);
 	snprintf(p->overlay_dir, sizeof p->overlay_dir, "%s", dir);
+	if (on_overlayfs(dir)) {
+		p->overlay = TRI_NO;
+		p->overlay_errno = EINVAL;
+		p->overlay_note = "on overlayfs, which cannot hold an overlay upper dir; not tried";
+		return;
+	}
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof tmp, "%s/.k3s-init-overlay-XXXXXX", strcmp(dir, "/") ? dir : "");
 	if (mkdtemp(tmp) == NULL) {

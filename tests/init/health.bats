@@ -63,9 +63,17 @@ teardown_file() {
 	[[ "$stderr" == *"answered 404"* ]] || fail "stderr: $stderr"
 }
 
-@test "a URL it does not take: 64 with the usage" {
+@test "an IPv6 literal in brackets works" {
+	# The peer listens on IPv4 only: the v6 loopback has nothing there.
+	run --separate-stderr "$K3S_INIT" health "http://[::1]:1/healthz"
+	assert_failure 1
+	[[ "$stderr" == *"cannot connect to [::1]:1"* ]] || fail "stderr: $stderr"
+}
+
+@test "a URL it does not take: 64 with the usage (names are not looked up: numeric or localhost only)" {
 	local url
-	for url in "https://127.0.0.1/healthz" "127.0.0.1:10248" "http://" "http://:80/x" "http://h:port/x" "http://h/a b"; do
+	for url in "https://127.0.0.1/healthz" "127.0.0.1:10248" "http://" "http://:80/x" "http://h:port/x" "http://h/a b" \
+		"http://example.com/healthz" "http://127.0.0.1:0/x" "http://127.0.0.1:70000/x" "http://[::1/x" "http://::1/x"; do
 		run --separate-stderr "$K3S_INIT" health "$url"
 		assert_failure 64
 		[[ "$stderr" == *"usage: k3s-init health http://HOST[:PORT][/PATH]"* ]] || fail "$url: $stderr"

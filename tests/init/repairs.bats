@@ -133,7 +133,7 @@ setup_file() {
 		printf 'kubelet-arg+: [local-storage-capacity-isolation=true]\n' >/run/cfg/config.yaml.d/10.yaml
 		\$K3S_INIT doctor agent; \$K3S_INIT agent"
 	assert_success
-	assert_line "probe: overlayfs on /run/o/m: no Invalid argument"
+	assert_line --partial "probe: overlayfs on /run/o/m: no Invalid argument"
 	assert_line --partial "plan: snapshotter: ok: snapshotter stargz set by the user"
 	refute_line "argv[2]=--snapshotter=native"
 	refute_line --partial "argv[2]="
@@ -163,6 +163,14 @@ setup_file() {
 	assert_success
 	assert_line 'probe: overlayfs on /run/a,b:c\d: yes'
 	refute_line "argv[2]=--snapshotter=native"
+	assert_line "0"
+}
+
+@test "flags: the overlayfs trial runs where it can decide, and cleans up after a refused mount" {
+	run ns_run "mkdir /run/d; setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin \$K3S_INIT doctor agent --data-dir /run/d/k3s;
+		ls -A /run/d | wc -l"
+	assert_line "probe: overlayfs on /run/d: no Operation not permitted"
+	assert_line --partial "plan: snapshotter: repair: overlayfs does not mount on /run/d: Operation not permitted -> --snapshotter=native"
 	assert_line "0"
 }
 
