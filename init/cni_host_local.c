@@ -9,6 +9,7 @@
 #include "cni_host_local.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,6 +414,20 @@ static int run(const struct cni_env *env, char *out_version, struct cni_error *e
 	return rc;
 }
 
+/* The runtime reads the result through a pipe (libcni pkg/invoke/raw_exec.go
+ * gives the plugin a pipe as stdout) and may go away, killed or timed out,
+ * before it reads. SIGPIPE would then kill the plugin after it reserved the
+ * address and before it could give it back; ignored, the write fails with
+ * EPIPE and the command rolls back like any other failure. Nothing is
+ * exec'd from here, so the ignored disposition goes nowhere else. */
+static int ignore_sigpipe(struct cni_error *err)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGPIPE, &sa, NULL) < 0)
+		return cni_fail(err, CNI_ERR_INTERNAL, "ignoring SIGPIPE: %s", strerror(errno));
+	return 0;
+}
+
 int host_local_main(int argc, char **argv)
 {
 	(void)argc;
@@ -424,6 +439,8 @@ int host_local_main(int argc, char **argv)
 	struct cni_error err = { 0 };
 	struct cni_env env;
 	char version[CNI_MAX_VERSION] = "1.1.0";
+	if (ignore_sigpipe(&err) < 0)
+		return cni_error_print(&err, version);
 	if (cni_env_load(&env, &err) < 0) {
 		/* The runtime pipes the config in; read it to answer in its version. */
 		if (!isatty(STDIN_FILENO)) {

@@ -141,3 +141,34 @@ env_case() {
 	[ ! -e "$DATA/new" ] || fail "directories left behind: $(find "$DATA/new")"
 	unchanged
 }
+
+# A runtime that dies or times out closes the pipe it reads the result from.
+# The plugin must not die of SIGPIPE between reserving and giving back.
+@test "code 5: a stdout whose reader went away (broken pipe): exit 1, not SIGPIPE, and the address is given back" {
+	local cfg="$BATS_TEST_TMPDIR/big.json"
+	big_conf 1.0.0 "$V4_24" >"$cfg"
+	# `true` never reads: the plugin fills the pipe, blocks, then gets EPIPE.
+	run --separate-stderr bash -c 'env -i CNI_COMMAND=ADD CNI_CONTAINERID=a CNI_NETNS=/x CNI_IFNAME=eth0 \
+		CNI_PATH=/x "$1" <"$2" | true; exit "${PIPESTATUS[0]}"' _ "$PLUGIN" "$cfg"
+	assert_equal "$status" 1
+	[[ "$stderr" == *"writing the result to stdout: Broken pipe"* ]] || fail "stderr: $stderr"
+	run addresses_of "$DATA"
+	assert_output '10.10.0.2' # the seed's, and nothing else
+	[ "$(cat "$DATA/net1/last_reserved_ip.0")" = 10.10.0.2 ] || fail "last_reserved_ip.0 not restored"
+}
+
+@test "code 5: a closed stdout and a full one (/dev/full): exit 1, the address is given back" {
+	local c before
+	c=$(conf 1.0.0 "$V4_24")
+	before=$(tree_of "$DATA")
+	run --separate-stderr bash -c 'env -i CNI_COMMAND=ADD CNI_CONTAINERID=a CNI_NETNS=/x CNI_IFNAME=eth0 \
+		CNI_PATH=/x "$1" <<<"$2" >&-' _ "$PLUGIN" "$c"
+	assert_equal "$status" 1
+	[[ "$stderr" == *"writing the result to stdout"* ]] || fail "stderr: $stderr"
+	[ "$(tree_of "$DATA")" = "$before" ] || fail "closed stdout: state changed"
+	run --separate-stderr bash -c 'env -i CNI_COMMAND=ADD CNI_CONTAINERID=a CNI_NETNS=/x CNI_IFNAME=eth0 \
+		CNI_PATH=/x "$1" <<<"$2" >/dev/full' _ "$PLUGIN" "$c"
+	assert_equal "$status" 1
+	[[ "$stderr" == *"writing the result to stdout: No space left on device"* ]] || fail "stderr: $stderr"
+	[ "$(tree_of "$DATA")" = "$before" ] || fail "full stdout: state changed"
+}

@@ -41,6 +41,16 @@ conf() {
 V4_24='"ranges":[[{"subnet":"10.10.0.0/24"}]]'
 DUAL='"ranges":[[{"subnet":"10.10.0.0/24"}],[{"subnet":"fd00:10::/120"}]],"routes":[{"dst":"0.0.0.0/0"},{"dst":"::/0","gw":"fd00:10::1"}]'
 
+# big_conf VERSION IPAM-MEMBERS : conf with 30000 routes, so that the ADD
+# result (about 1.5 MB) is larger than any pipe buffer (64 KiB by default,
+# 1 MiB at most without privilege): a reader that never reads makes the
+# plugin block in write(2), then fail when the reader goes away.
+big_conf() {
+	local routes
+	routes=$(jq -cn '[range(30000) | {dst: "10.96.0.0/12"}]')
+	conf "$1" "$2,\"routes\":$routes"
+}
+
 # cni BINARY COMMAND CONTAINERID IFNAME CONFIG-JSON : runs the plugin with
 # the environment a runtime sets; output in $output, status in $status.
 cni() {
