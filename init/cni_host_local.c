@@ -3,8 +3,9 @@
  * ranges and records them on disk, compatible with containernetworking's
  * plugins/ipam/host-local (same config, same results, same state files), so
  * k3s finds a working host-local even where its bundled one is hidden.
- * Every command runs under the network's flock and either completes or
- * leaves the state as it found it.
+ * Every command runs under the network's flock and either completes or gives
+ * back every address it took and every file it changed (the network
+ * directory and its lock stay: see cni_store.h).
  */
 #include "cni_host_local.h"
 
@@ -209,7 +210,7 @@ static int open_and_list(struct cni_store *store, const struct cni_conf *conf, s
 	if (cni_store_open(store, conf->data_dir, conf->name, true, err) < 0)
 		return -1;
 	if (cni_store_list(store, entries, n, err) < 0) {
-		cni_store_close(store, true);
+		cni_store_close(store, false);
 		return -1;
 	}
 	return 0;
@@ -356,7 +357,7 @@ static int cmd_status(struct cni_conf *conf, struct cni_error *err)
 	if (opened < 0)
 		return -1;
 	if (opened == 0 && cni_store_list(&store, &entries, &n, err) < 0) {
-		cni_store_close(&store, true);
+		cni_store_close(&store, false);
 		return -1;
 	}
 	int rc = 0;
@@ -375,7 +376,7 @@ static int cmd_status(struct cni_conf *conf, struct cni_error *err)
 		}
 	}
 	cni_store_list_free(entries, n);
-	cni_store_close(&store, true); /* undoes nothing but a lock file it had to create */
+	cni_store_close(&store, false); /* read only: nothing to undo */
 	return rc;
 }
 

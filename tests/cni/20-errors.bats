@@ -133,13 +133,32 @@ env_case() {
 	[ "$(cat "$DATA/net1/last_reserved_ip.0")" = 10.30.0.2 ] || fail "last_reserved_ip.0 not restored"
 }
 
-@test "a fresh network whose only range is exhausted leaves no directory behind" {
+# Upstream creates the network directory and its lock before it allocates
+# and never removes them; neither may this plugin: another instance may have
+# opened them and be waiting for the lock (see 40-concurrency.bats).
+@test "a fresh network whose only range is exhausted leaves its directory and lock, and nothing else" {
 	local c
 	c=$(conf 1.0.0 '"ranges":[[{"subnet":"10.40.0.0/30","rangeStart":"10.40.0.1","rangeEnd":"10.40.0.1"}]]' | sed "s|$DATA|$DATA/new/deeper|")
 	ours ADD x eth0 "$c"
 	assert_error_json 999
-	[ ! -e "$DATA/new" ] || fail "directories left behind: $(find "$DATA/new")"
-	unchanged
+	run find "$DATA/new" -printf '%P %y\n'
+	assert_output $' d\ndeeper d\ndeeper/net1 d\ndeeper/net1/lock f'
+}
+
+# dataDir may lead through symlinks, as with upstream (os.MkdirAll); the
+# network directory and its files are not followed (upstream would).
+@test "code 5: a network directory that is a symlink is not followed; a dataDir through one is" {
+	mkdir -p "$BATS_TEST_TMPDIR/elsewhere" "$BATS_TEST_TMPDIR/real-data"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$DATA/net2"
+	ours ADD a eth0 "$(conf 1.0.0 "$V4_24" | sed 's|"name":"net1"|"name":"net2"|')"
+	assert_error_json 5
+	assert_output --partial "net2: is a symbolic link (not followed)"
+	run ls -A "$BATS_TEST_TMPDIR/elsewhere"
+	assert_output ''
+	ln -s "$BATS_TEST_TMPDIR/real-data" "$BATS_TEST_TMPDIR/linked-data"
+	ours ADD a eth0 "$(conf 1.0.0 "$V4_24" | sed "s|$DATA|$BATS_TEST_TMPDIR/linked-data|")"
+	assert_success
+	[ -f "$BATS_TEST_TMPDIR/real-data/net1/10.10.0.2" ] || fail "nothing written through the dataDir symlink"
 }
 
 # A runtime that dies or times out closes the pipe it reads the result from.

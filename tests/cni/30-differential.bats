@@ -130,6 +130,16 @@ differential_sequence() {
 	done
 }
 
+@test "differential: a failed ADD on a fresh dataDir leaves what the real plugin leaves (directory and lock)" {
+	local cfg a b
+	cfg=$(c 1.0.0 '"ranges":[[{"subnet":"10.40.0.0/30","rangeStart":"10.40.0.1","rangeEnd":"10.40.0.1"}]]')
+	both ADD x eth0 "${cfg//@DATA@/@DATA@/deeper}"
+	a=$(tree_of "$DATA_REAL")
+	b=$(tree_of "$DATA_OURS")
+	[ "$a" = "$b" ] || fail "trees differ: real: $a ours: $b"
+	[ -f "$DATA_OURS/deeper/net1/lock" ] || fail "no lock: $b"
+}
+
 @test "alternating the two plugins on one dataDir never gives an address twice" {
 	local cfg i id plugin other a
 	declare -A live=()
