@@ -191,3 +191,26 @@ env_case() {
 	[[ "$stderr" == *"writing the result to stdout: No space left on device"* ]] || fail "stderr: $stderr"
 	[ "$(tree_of "$DATA")" = "$before" ] || fail "full stdout: state changed"
 }
+
+# Upstream (range.go Canonicalize) compares an explicit rangeEnd with
+# rangeStart, but not the default end: a rangeStart on the IPv4 broadcast
+# address is then above the end, and the allocator walks out of the subnet.
+@test "code 7: a rangeStart above the default rangeEnd (the IPv4 broadcast) is refused by ADD and STATUS" {
+	local c
+	c=$(conf 1.1.0 '"ranges":[[{"subnet":"10.9.0.0/24","rangeStart":"10.9.0.255"}]]')
+	ours ADD a eth0 "$c"
+	assert_error_json 7
+	assert_output --partial 'invalid range set 0: RangeStart 10.9.0.255 is above the default RangeEnd 10.9.0.254 of network 10.9.0.0/24'
+	ours STATUS "" "" "$c"
+	assert_error_json 7
+	ours ADD a eth0 "$(conf 1.0.0 '"subnet":"10.9.0.0/24","rangeStart":"10.9.0.255"')"
+	assert_error_json 7
+	unchanged
+	# IPv6 has no broadcast: its last address is the default end, a range of one.
+	c=$(conf 1.1.0 '"ranges":[[{"subnet":"fd00:9::/120","rangeStart":"fd00:9::ff"}]]')
+	ours ADD a eth0 "$c"
+	assert_success
+	jq -e '.ips[0].address == "fd00:9::ff/120"' <<<"$output" >/dev/null || fail "$output"
+	ours STATUS "" "" "$c"
+	assert_error_json 50
+}
