@@ -152,3 +152,133 @@ check_distinct() { # N LINES
 	[ "$(cat "$net/10.10.0.2")" = $'intruder\r\neth0' ] || fail "the undo wrote over 10.10.0.2: $(cat "$net/10.10.0.2")"
 	[ "$(cat "$net/fd00:10::2")" = $'d\r\neth0' ] || fail "fd00:10::2 not put back"
 }
+
+# --- races that need the lock ---------------------------------------------
+# Each test holds the network's lock (flock(1)), starts the instances, waits
+# until the kernel shows every one of them blocked on that lock, then lets
+# them go. Without the plugin's flock the instances never queue, so these
+# tests fail every time, not once in a while.
+
+# queue NAME N COMMAND ID CONFIG [STDOUT] : start N instances named NAME1..N
+# on interface eth0, with container ID ID ('#' in it becomes 1..N); their
+# names and PIDs are appended to $queued.
+queue() {
+	local prefix=$1 n=$2 cmd=$3 id=$4 config=$5 i
+	shift 5
+	for i in $(seq 1 "$n"); do
+		start_plugin "$prefix$i" "$cmd" "${id//#/$i}" eth0 "$config" "$@"
+		queued+=("$prefix$i:$started")
+	done
+}
+
+# run_queue NETDIR : wait until every queued instance waits on the lock,
+# release it, and wait for them all. Sets $lines: one "NAME STATUS RESULT"
+# line each, RESULT being the addresses, or the error's code and message.
+run_queue() {
+	local entry name result
+	await "${#queued[@]} instances to queue on the lock" lock_has "$1/lock" waiters "${#queued[@]}"
+	release_lock
+	lines=''
+	for entry in "${queued[@]}"; do
+		name=${entry%%:*}
+		finish "$name" "${entry#*:}"
+		if [ -z "$output" ]; then
+			result="(no stdout) $stderr"
+		else
+			result=$(jq -r 'if .code then "\(.code) \(.msg)" else [.ips[].address] | join(",") end' <<<"$output" 2>&1) ||
+				result="unreadable: $output $stderr"
+		fi
+		lines+="$name $status $result"$'\n'
+	done
+}
+
+@test "lock: ADDs for one attachment queued together: one gets an address, the others are duplicates" {
+	local c
+	queued=()
+	c=$(conf 1.0.0 "$V4_24")
+	hold_lock "$DATA/net1"
+	queue same 8 ADD same "$c"
+	run_queue "$DATA/net1"
+	[ "$(grep -c ' 0 10\.10\.0\.' <<<"$lines")" = 1 ] || fail "not exactly one success: $lines"
+	[ "$(grep -c ' 1 999 .*duplicate allocation is not allowed' <<<"$lines")" = 7 ] || fail "expected 7 duplicates: $lines"
+	run addresses_of "$DATA"
+	assert_output '10.10.0.2'
+}
+
+@test "lock: queued ADDs go round-robin from last_reserved_ip, wrap, and the last one finds the range full" {
+	local c i
+	queued=()
+	c=$(conf 1.0.0 '"ranges":[[{"subnet":"10.73.0.0/29"}]]') # .2 to .6
+	for i in 1 2 3 4 5; do
+		ours ADD "s$i" eth0 "$c"
+		assert_success
+	done
+	ours DEL s2 eth0 "$c"
+	ours DEL s4 eth0 "$c"
+	hold_lock "$DATA/net1"
+	queue q 3 ADD 'q#' "$c"
+	run_queue "$DATA/net1"
+	# Whatever order they run in: after .6 come .3 and .5, then nothing.
+	[ "$(grep -E ' 0 ' <<<"$lines" | cut -d' ' -f3 | LC_ALL=C sort | tr '\n' ' ')" = "10.73.0.3/29 10.73.0.5/29 " ] ||
+		fail "expected .3 and .5: $lines"
+	[ "$(grep -c ' 1 999 .*no IP addresses available' <<<"$lines")" = 1 ] || fail "expected one exhaustion: $lines"
+	[ "$(cat "$DATA/net1/last_reserved_ip.0")" = 10.73.0.5 ] || fail "last_reserved_ip.0: $(cat "$DATA/net1/last_reserved_ip.0")"
+}
+
+@test "lock: queued ADDs that fail give back their address and last_reserved_ip to the next in line" {
+	local c
+	queued=()
+	c=$(conf 1.0.0 "$V4_24")
+	hold_lock "$DATA/net1"
+	queue fail 3 ADD 'f#' "$c" /dev/full
+	queue keep 3 ADD 'k#' "$c"
+	run_queue "$DATA/net1"
+	[ "$(grep -c '^fail. 1 (no stdout) .*error 5: writing the result to stdout' <<<"$lines")" = 3 ] || fail "expected 3 failures: $lines"
+	[ "$(grep '^keep. 0 ' <<<"$lines" | cut -d' ' -f3 | LC_ALL=C sort | tr '\n' ' ')" = "10.10.0.2/24 10.10.0.3/24 10.10.0.4/24 " ] ||
+		fail "a failure kept an address or moved last_reserved_ip: $lines"
+	run addresses_of "$DATA"
+	assert_output $'10.10.0.2\n10.10.0.3\n10.10.0.4'
+	[ "$(cat "$DATA/net1/last_reserved_ip.0")" = 10.10.0.4 ] || fail "last_reserved_ip.0: $(cat "$DATA/net1/last_reserved_ip.0")"
+}
+
+@test "lock: a GC queued among ADDs of valid attachments releases only the stale one" {
+	local c gc
+	queued=()
+	c=$(conf 1.1.0 "$V4_24")
+	ours ADD stale eth0 "$c"
+	ours ADD v0 eth0 "$c"
+	gc=$(conf 1.1.0 "$V4_24" '"cni.dev/valid-attachments":[{"containerID":"v0","ifname":"eth0"},{"containerID":"v1","ifname":"eth0"},{"containerID":"v2","ifname":"eth0"},{"containerID":"v3","ifname":"eth0"},{"containerID":"v4","ifname":"eth0"}]')
+	hold_lock "$DATA/net1"
+	local id
+	for id in v1 v2 gc v3 v4; do
+		if [ "$id" = gc ]; then
+			start_plugin gc GC "" "" "$gc"
+		else
+			start_plugin "$id" ADD "$id" eth0 "$c"
+		fi
+		queued+=("$id:$started")
+	done
+	run_queue "$DATA/net1"
+	[ "$(grep -c '^[^ ]* 0 ' <<<"$lines")" = 5 ] || fail "every command should succeed: $lines"
+	# Whether GC ran before or after an ADD, only the stale address went.
+	run addresses_of "$DATA"
+	assert_output $'10.10.0.3\n10.10.0.4\n10.10.0.5\n10.10.0.6\n10.10.0.7'
+	run grep -l stale "$DATA"/net1/10.*
+	assert_failure
+}
+
+@test "lock: ours and the real plugin queue on the same lock file" {
+	need_real_plugin
+	local c
+	queued=()
+	c=$(conf 1.0.0 "$V4_24")
+	hold_lock "$DATA/net1"
+	queue ours 4 ADD 'o#' "$c"
+	local saved=$PLUGIN
+	PLUGIN=$REAL_HOST_LOCAL
+	queue real 4 ADD 'r#' "$c"
+	PLUGIN=$saved
+	run_queue "$DATA/net1"
+	[ "$(grep -c ' 0 10\.10\.0\.' <<<"$lines")" = 8 ] || fail "expected 8 ADDs: $lines"
+	[ -z "$(cut -d' ' -f3 <<<"$lines" | sort | uniq -d)" ] || fail "an address twice: $lines"
+}

@@ -109,7 +109,8 @@ lock_has() {
 	local file=$1 kind=$2 n=$3 id arrow='' count
 	[ -e "$file" ] || return 1
 	id=$(lock_id "$file")
-	[ "$kind" = waiters ] && arrow='-> '
+	# Each further waiter on one lock is indented by one more space.
+	[ "$kind" = waiters ] && arrow=' *-> '
 	count=$(grep -cE "^[0-9]+: ${arrow}FLOCK +ADVISORY +WRITE +[0-9]+ $id " /proc/locks || true)
 	[ "$count" -ge "$n" ]
 }
@@ -145,4 +146,17 @@ finish() {
 	wait "$2" || status=$?
 	output=$(cat "$BATS_TEST_TMPDIR/$1.out" 2>/dev/null || true)
 	stderr=$(cat "$BATS_TEST_TMPDIR/$1.err")
+}
+
+# hold_lock NETDIR : create the network directory and its lock, and hold the
+# lock on descriptor 9 (flock(1)), so that instances started now queue on it.
+hold_lock() {
+	mkdir -p "$1"
+	exec 9>>"$1/lock"
+	flock -x -w 10 9 || fail "cannot take $1/lock"
+}
+
+# release_lock : closing descriptor 9 drops the flock; the queue runs.
+release_lock() {
+	exec 9>&-
 }
