@@ -166,6 +166,19 @@ static int range_parse(json_t *obj, const char *where, struct cni_range *r, stru
 		cni_ip_last(&r->subnet, r->prefix, &r->end);
 		if (r->end.len == 4)
 			r->end.b[3]--; /* skip the broadcast address */
+		/* Upstream checks an explicit rangeEnd against rangeStart (Contains
+		 * above) but not this default: a rangeStart on the broadcast address
+		 * then lies above the end, and its allocator (RangeIter.Next, which
+		 * stops only when it meets RangeEnd) hands out the broadcast and walks
+		 * on out of the subnet. */
+		if (cni_ip_cmp(&r->start, &r->end) > 0) {
+			char s[CNI_IP_TEXT], e[CNI_IP_TEXT];
+			cni_ip_format(&r->start, s);
+			cni_ip_format(&r->end, e);
+			return cni_fail(err, CNI_ERR_INVALID_CONFIG,
+					"%s: RangeStart %s is above the default RangeEnd %s of network %s", where, s, e,
+					shown);
+		}
 	}
 	return 0;
 }

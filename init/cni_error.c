@@ -1,5 +1,6 @@
 #include "cni_error.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,16 +56,23 @@ int cni_error_print(const struct cni_error *err, const char *cni_version)
 			json_object_set_new(o, "details", utf8_string(err->details));
 	}
 	char *text = o ? json_dumps(o, JSON_INDENT(4) | JSON_PRESERVE_ORDER) : NULL;
+	int rc;
 	if (text == NULL) {
 		/* Out of memory, or a message that is not UTF-8: the plain form still
 		 * tells the runtime what happened. */
 		log_error("host-local: error %d: %s", err->code, err->msg);
-		printf("{\"code\": %d, \"msg\": \"host-local failed\"}\n", err->code);
+		rc = printf("{\"code\": %d, \"msg\": \"host-local failed\"}\n", err->code);
 	} else {
-		printf("%s\n", text);
+		rc = printf("%s\n", text);
+	}
+	if (fflush(stdout) != 0 || rc < 0) {
+		/* Closed, broken or full: stderr is then the only witness left. */
+		int saved = errno;
+		if (text != NULL)
+			log_error("host-local: error %d: %s", err->code, err->msg);
+		log_error("host-local: cannot write the error result to stdout: %s", strerror(saved));
 	}
 	free(text);
 	json_decref(o);
-	fflush(stdout);
 	return 1;
 }

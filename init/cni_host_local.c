@@ -3,12 +3,14 @@
  * ranges and records them on disk, compatible with containernetworking's
  * plugins/ipam/host-local (same config, same results, same state files), so
  * k3s finds a working host-local even where its bundled one is hidden.
- * Every command runs under the network's flock and either completes or
- * leaves the state as it found it.
+ * Every command runs under the network's flock and either completes or gives
+ * back every address it took and every file it changed (the network
+ * directory and its lock stay: see cni_store.h).
  */
 #include "cni_host_local.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,7 +210,7 @@ static int open_and_list(struct cni_store *store, const struct cni_conf *conf, s
 	if (cni_store_open(store, conf->data_dir, conf->name, true, err) < 0)
 		return -1;
 	if (cni_store_list(store, entries, n, err) < 0) {
-		cni_store_close(store, true);
+		cni_store_close(store, false);
 		return -1;
 	}
 	return 0;
@@ -355,7 +357,7 @@ static int cmd_status(struct cni_conf *conf, struct cni_error *err)
 	if (opened < 0)
 		return -1;
 	if (opened == 0 && cni_store_list(&store, &entries, &n, err) < 0) {
-		cni_store_close(&store, true);
+		cni_store_close(&store, false);
 		return -1;
 	}
 	int rc = 0;
@@ -374,7 +376,7 @@ static int cmd_status(struct cni_conf *conf, struct cni_error *err)
 		}
 	}
 	cni_store_list_free(entries, n);
-	cni_store_close(&store, true); /* undoes nothing but a lock file it had to create */
+	cni_store_close(&store, false); /* read only: nothing to undo */
 	return rc;
 }
 
@@ -413,6 +415,20 @@ static int run(const struct cni_env *env, char *out_version, struct cni_error *e
 	return rc;
 }
 
+/* The runtime reads the result through a pipe (libcni pkg/invoke/raw_exec.go
+ * gives the plugin a pipe as stdout) and may go away, killed or timed out,
+ * before it reads. SIGPIPE would then kill the plugin after it reserved the
+ * address and before it could give it back; ignored, the write fails with
+ * EPIPE and the command rolls back like any other failure. Nothing is
+ * exec'd from here, so the ignored disposition goes nowhere else. */
+static int ignore_sigpipe(struct cni_error *err)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+	if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGPIPE, &sa, NULL) < 0)
+		return cni_fail(err, CNI_ERR_INTERNAL, "ignoring SIGPIPE: %s", strerror(errno));
+	return 0;
+}
+
 int host_local_main(int argc, char **argv)
 {
 	(void)argc;
@@ -424,6 +440,8 @@ int host_local_main(int argc, char **argv)
 	struct cni_error err = { 0 };
 	struct cni_env env;
 	char version[CNI_MAX_VERSION] = "1.1.0";
+	if (ignore_sigpipe(&err) < 0)
+		return cni_error_print(&err, version);
 	if (cni_env_load(&env, &err) < 0) {
 		/* The runtime pipes the config in; read it to answer in its version. */
 		if (!isatty(STDIN_FILENO)) {

@@ -17,10 +17,14 @@
 /* Larger files cannot be ours: a container ID and an interface name. */
 #define MAX_CONTENT 65536
 
-enum undo_kind { UNDO_UNLINK, UNDO_RESTORE };
+/* UNDO_UNLINK: the command created name (an address it reserved).
+ * UNDO_REWRITE: name is a last_reserved_ip file: put back its old content, or
+ * remove it when it did not exist before.
+ * UNDO_RECREATE: the command removed the address file name: create it again
+ * with its old content, but only if it is still absent, never over a file
+ * that someone else (who did not take the lock) created meanwhile. */
+enum undo_kind { UNDO_UNLINK, UNDO_REWRITE, UNDO_RECREATE };
 
-/* UNDO_UNLINK: the command created name. UNDO_RESTORE: put back the old
- * content of name (or remove it when it did not exist before). */
 struct cni_store_undo {
 	enum undo_kind kind;
 	char name[64];
@@ -86,27 +90,91 @@ static int write_file(int dir_fd, const char *name, const char *data, size_t len
 	return rc;
 }
 
-static int store_mkdir_p(struct cni_store *s, const char *path, struct cni_error *err)
+/* A file that must not exist yet: O_EXCL, as upstream's Reserve creates
+ * address files. 0, or -1 with errno (EEXIST when it is there). */
+static int create_file(int dir_fd, const char *name, const char *data, size_t len)
 {
-	char buf[sizeof s->path];
-	snprintf(buf, sizeof buf, "%s", path);
+	int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = write_all(fd, data, len);
+	int saved = errno;
+	if (close(fd) < 0 && rc == 0)
+		return -1;
+	errno = saved;
+	return rc;
+}
+
+/* mkdir -p of dataDir. Its components may be symlinks, followed as
+ * upstream's os.MkdirAll (backend/disk/backend.go New) follows them, so that
+ * /var/lib/cni can be a link to another disk. */
+static int mkdir_data_dir(const char *path, struct cni_error *err)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "dataDir too long");
 	for (char *p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(buf, 0755) == 0) {
-			if (s->ncreated < sizeof s->created_dirs / sizeof s->created_dirs[0]) {
-				s->created_dirs[s->ncreated] = strdup(buf);
-				if (s->created_dirs[s->ncreated] != NULL)
-					s->ncreated++;
-			}
-		} else if (errno != EEXIST) {
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 			return cni_fail(err, CNI_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
-		}
 		*p = saved;
 		if (saved == '\0')
-			break;
+			return 0;
+	}
+}
+
+/* <dataDir>/<network>, relative to dataDir and never through a symlink:
+ * upstream follows one there, but a network directory that is a link can only
+ * send the state, and the lock, somewhere else than where the other instances
+ * look. 0, 1 when missing and !create, -1. */
+static int open_network_dir(struct cni_store *s, const char *data_dir, const char *network, bool create,
+			    struct cni_error *err)
+{
+	int data_fd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (data_fd < 0) {
+		if (!create && errno == ENOENT)
+			return 1;
+		return cni_fail(err, CNI_ERR_IO, "open %s: %s", data_dir, strerror(errno));
+	}
+	if (create && mkdirat(data_fd, network, 0755) < 0 && errno != EEXIST) {
+		int saved = errno;
+		close(data_fd);
+		return cni_fail(err, CNI_ERR_IO, "mkdir %s: %s", s->path, strerror(saved));
+	}
+	s->dir_fd = openat(data_fd, network, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int saved = errno;
+	/* A symlink fails with ENOTDIR (O_DIRECTORY) or ELOOP: say which it is. */
+	struct stat st;
+	bool is_link = s->dir_fd < 0 && fstatat(data_fd, network, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+	close(data_fd);
+	if (s->dir_fd >= 0)
+		return 0;
+	if (!create && saved == ENOENT)
+		return 1;
+	return cni_fail(err, CNI_ERR_IO, "open %s: %s", s->path,
+			is_link ? "is a symbolic link (not followed)" : strerror(saved));
+}
+
+/* The lock has upstream's name and mode (backend/disk/lock.go with
+ * go-filemutex, which creates it 0750), so both plugins exclude each other.
+ * It is never removed: an instance waiting in flock(2) holds it open, and a
+ * new file of that name would let a newcomer lock another inode. Without
+ * create a missing lock is not made: STATUS then reads unlocked, which for a
+ * count of files is as good as a snapshot. */
+static int take_lock(struct cni_store *s, bool create, struct cni_error *err)
+{
+	int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0);
+	s->lock_fd = openat(s->dir_fd, "lock", flags, 0750);
+	if (s->lock_fd < 0 && !create && errno == ENOENT)
+		return 0;
+	if (s->lock_fd < 0)
+		return cni_fail(err, CNI_ERR_IO, "open %s/lock: %s", s->path, strerror(errno));
+	while (flock(s->lock_fd, LOCK_EX) < 0) {
+		if (errno != EINTR)
+			return cni_fail(err, CNI_ERR_IO, "flock %s/lock: %s", s->path, strerror(errno));
 	}
 	return 0;
 }
@@ -120,38 +188,14 @@ int cni_store_open(struct cni_store *s, const char *data_dir, const char *networ
 	int n = snprintf(s->path, sizeof s->path, "%s/%s", data_dir, network);
 	if (n < 0 || (size_t)n >= sizeof s->path)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "dataDir too long");
-	if (create && store_mkdir_p(s, s->path, err) < 0)
+	if (create && mkdir_data_dir(data_dir, err) < 0)
 		return -1;
-	s->dir_fd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dir_fd < 0) {
-		if (!create && errno == ENOENT)
-			return 1;
-		cni_fail(err, CNI_ERR_IO, "open %s: %s", s->path, strerror(errno));
-		cni_store_close(s, true);
-		return -1;
-	}
-	/* Same name and mode as upstream's lock (backend/disk/lock.go with
-	 * go-filemutex, which creates it 0750), so both plugins exclude each other. */
-	s->lock_fd = openat(s->dir_fd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (s->lock_fd < 0 && errno == ENOENT) {
-		s->lock_fd = openat(s->dir_fd, "lock", O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0750);
-		s->created_lock = s->lock_fd >= 0;
-		if (s->lock_fd < 0 && errno == EEXIST)
-			s->lock_fd = openat(s->dir_fd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	}
-	if (s->lock_fd < 0) {
-		cni_fail(err, CNI_ERR_IO, "open %s/lock: %s", s->path, strerror(errno));
-		cni_store_close(s, true);
-		return -1;
-	}
-	while (flock(s->lock_fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			cni_fail(err, CNI_ERR_IO, "flock %s/lock: %s", s->path, strerror(errno));
-			cni_store_close(s, true);
-			return -1;
-		}
-	}
-	return 0;
+	int rc = open_network_dir(s, data_dir, network, create, err);
+	if (rc == 0 && take_lock(s, create, err) < 0)
+		rc = -1;
+	if (rc != 0)
+		cni_store_close(s, false);
+	return rc;
 }
 
 static void undo_one(struct cni_store *s, const struct cni_store_undo *u)
@@ -159,9 +203,16 @@ static void undo_one(struct cni_store *s, const struct cni_store_undo *u)
 	int rc;
 	if (u->kind == UNDO_UNLINK || u->old == NULL)
 		rc = unlinkat(s->dir_fd, u->name, 0);
+	else if (u->kind == UNDO_RECREATE)
+		rc = create_file(s->dir_fd, u->name, u->old, u->old_len);
 	else
 		rc = write_file(s->dir_fd, u->name, u->old, u->old_len);
-	if (rc < 0 && errno != ENOENT)
+	if (rc == 0 || (errno == ENOENT && u->kind != UNDO_RECREATE))
+		return;
+	if (errno == EEXIST && u->kind == UNDO_RECREATE)
+		log_warn("host-local: not putting back %s/%s: a new file of that name appeared meanwhile", s->path,
+			 u->name);
+	else
 		log_warn("host-local: could not undo change to %s/%s: %s", s->path, u->name, strerror(errno));
 }
 
@@ -170,17 +221,7 @@ void cni_store_close(struct cni_store *s, bool rollback)
 	if (rollback && s->dir_fd >= 0) {
 		for (size_t i = s->nundo; i-- > 0;)
 			undo_one(s, &s->undo[i]);
-		if (s->created_lock && unlinkat(s->dir_fd, "lock", 0) < 0)
-			log_warn("host-local: could not remove %s/lock: %s", s->path, strerror(errno));
 	}
-	if (rollback) {
-		for (size_t i = s->ncreated; i-- > 0;) {
-			if (rmdir(s->created_dirs[i]) < 0)
-				log_warn("host-local: could not remove %s: %s", s->created_dirs[i], strerror(errno));
-		}
-	}
-	for (size_t i = 0; i < s->ncreated; i++)
-		free(s->created_dirs[i]);
 	for (size_t i = 0; i < s->nundo; i++)
 		free(s->undo[i].old);
 	free(s->undo);
@@ -190,7 +231,7 @@ void cni_store_close(struct cni_store *s, bool rollback)
 		close(s->dir_fd);
 	s->lock_fd = s->dir_fd = -1;
 	s->undo = NULL;
-	s->nundo = s->capundo = s->ncreated = 0;
+	s->nundo = s->capundo = 0;
 }
 
 static int set_last_reserved(struct cni_store *s, const char *text, size_t set_index, struct cni_error *err)
@@ -201,7 +242,7 @@ static int set_last_reserved(struct cni_store *s, const char *text, size_t set_i
 	char *old = store_read_file(s->dir_fd, name, &old_len);
 	if (old == NULL && errno != ENOENT)
 		return cni_fail(err, CNI_ERR_IO, "read %s/%s: %s", s->path, name, strerror(errno));
-	if (journal(s, UNDO_RESTORE, name, old, old_len, err) < 0)
+	if (journal(s, UNDO_REWRITE, name, old, old_len, err) < 0)
 		return -1;
 	if (write_file(s->dir_fd, name, text, strlen(text)) < 0)
 		return cni_fail(err, CNI_ERR_IO, "write %s/%s: %s", s->path, name, strerror(errno));
@@ -362,9 +403,14 @@ int cni_store_remove(struct cni_store *s, const struct cni_store_entry *e, struc
 	char *old = store_read_file(s->dir_fd, e->name, &len);
 	if (old == NULL)
 		return errno == ENOENT ? 0 : cni_fail(err, CNI_ERR_IO, "read %s/%s: %s", s->path, e->name, strerror(errno));
-	if (journal(s, UNDO_RESTORE, e->name, old, len, err) < 0)
+	if (journal(s, UNDO_RECREATE, e->name, old, len, err) < 0)
 		return -1;
-	if (unlinkat(s->dir_fd, e->name, 0) < 0 && errno != ENOENT)
-		return cni_fail(err, CNI_ERR_IO, "remove %s/%s: %s", s->path, e->name, strerror(errno));
-	return 0;
+	if (unlinkat(s->dir_fd, e->name, 0) == 0)
+		return 0;
+	/* Not removed by this command: nothing to put back. */
+	int saved = errno;
+	free(s->undo[--s->nundo].old);
+	if (saved == ENOENT)
+		return 0;
+	return cni_fail(err, CNI_ERR_IO, "remove %s/%s: %s", s->path, e->name, strerror(saved));
 }

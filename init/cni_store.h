@@ -5,8 +5,10 @@
  *   <dataDir>/<network>/<ip>        O_EXCL 0600, "<containerID>\r\n<ifname>"
  *   <dataDir>/<network>/last_reserved_ip.<set index>   the last address, no newline
  *   <dataDir>/<network>/lock        flock(LOCK_EX) around every change
- * Every change is journaled in memory so that a failed command can undo it:
- * nothing is left behind on an error path. */
+ * Every change to an address or last_reserved_ip file is journaled in memory
+ * so that a failed command can undo it. The directories and the lock are not
+ * undone: other instances may have opened them and be waiting in flock(2),
+ * and upstream creates both before it allocates and never removes them. */
 #ifndef K3S_INIT_CNI_STORE_H
 #define K3S_INIT_CNI_STORE_H
 
@@ -20,12 +22,8 @@ struct cni_store_undo;
 
 struct cni_store {
 	int dir_fd;
-	int lock_fd;
+	int lock_fd; /* -1 only for a read-only open of a network never locked */
 	char path[4096];
-	/* directories this command created (deepest last), removed on rollback */
-	char *created_dirs[16];
-	size_t ncreated;
-	bool created_lock;
 	struct cni_store_undo *undo;
 	size_t nundo, capundo;
 };
@@ -41,11 +39,14 @@ struct cni_store_entry {
 	bool legacy;
 };
 
-/* Open <data_dir>/<network>, creating it when create is true, and take the
- * lock. Without create, a missing directory gives 1 and an unlocked store. */
+/* Open <data_dir>/<network>, creating it and its lock when create is true,
+ * and take the lock. data_dir may lead through symlinks; the network
+ * directory and its files are never opened through one. Without create
+ * (STATUS), a missing directory gives 1, and a missing lock an unlocked
+ * store: nothing is written. */
 int cni_store_open(struct cni_store *s, const char *data_dir, const char *network, bool create,
 		   struct cni_error *err);
-/* Release the lock; with rollback, undo every change first. */
+/* Release the lock; with rollback, undo every journaled change first. */
 void cni_store_close(struct cni_store *s, bool rollback);
 
 /* Create the file for ip; 1 when reserved, 0 when taken, -1 on error. */

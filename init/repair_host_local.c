@@ -9,6 +9,7 @@
  * /run/k3s-init/bin, which goes first on PATH.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,12 +31,65 @@ static bool host_local_needed(const struct ctx *c, char *why, size_t len)
 	return true;
 }
 
-/* Already there from an earlier start and the same binary: leave it. */
+/* Read until buf is full or the file ends: bytes read, or -1. */
+static ssize_t read_full(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	while (n < len) {
+		ssize_t r = read(fd, buf + n, len - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	return (ssize_t)n;
+}
+
+/* 1 when the two files hold the same bytes, 0 when not, -1 on a read error. */
+static int same_contents(int a, int b)
+{
+	char x[16384], y[16384];
+	for (;;) {
+		ssize_t n = read_full(a, x, sizeof x), m = read_full(b, y, sizeof y);
+		if (n < 0 || m < 0)
+			return -1;
+		if (n != m || memcmp(x, y, (size_t)n) != 0)
+			return 0;
+		if (n == 0)
+			return 1;
+	}
+}
+
+/* Already there from an earlier start and this very binary: leave it. The
+ * same inode (the hard link install_self makes) is; otherwise only the same
+ * bytes are, for another build may well have the same size. A symlink is
+ * never kept: it is not what install_self places (see above). */
 static bool same_binary(void)
 {
 	struct stat a, b;
-	return stat(HOST_LOCAL, &a) == 0 && stat("/proc/self/exe", &b) == 0 && S_ISREG(a.st_mode) &&
-	       (a.st_mode & 0111) && a.st_size == b.st_size;
+	if (lstat(HOST_LOCAL, &a) != 0 || !S_ISREG(a.st_mode) || !(a.st_mode & 0111))
+		return false;
+	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || fstat(self, &b) != 0) {
+		log_warn("host-local: cannot read /proc/self/exe to compare with " HOST_LOCAL ": %s", strerror(errno));
+		if (self >= 0)
+			close(self);
+		return false;
+	}
+	int same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	if (!same && a.st_size == b.st_size) {
+		int other = open(HOST_LOCAL, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		same = other < 0 ? -1 : same_contents(self, other);
+		if (same < 0)
+			log_warn("host-local: cannot compare " HOST_LOCAL " with this binary: %s", strerror(errno));
+		if (other >= 0)
+			close(other);
+	}
+	close(self);
+	return same == 1;
 }
 
 static int host_local_apply(struct ctx *c)

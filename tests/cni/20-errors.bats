@@ -133,11 +133,84 @@ env_case() {
 	[ "$(cat "$DATA/net1/last_reserved_ip.0")" = 10.30.0.2 ] || fail "last_reserved_ip.0 not restored"
 }
 
-@test "a fresh network whose only range is exhausted leaves no directory behind" {
+# Upstream creates the network directory and its lock before it allocates
+# and never removes them; neither may this plugin: another instance may have
+# opened them and be waiting for the lock (see 40-concurrency.bats).
+@test "a fresh network whose only range is exhausted leaves its directory and lock, and nothing else" {
 	local c
 	c=$(conf 1.0.0 '"ranges":[[{"subnet":"10.40.0.0/30","rangeStart":"10.40.0.1","rangeEnd":"10.40.0.1"}]]' | sed "s|$DATA|$DATA/new/deeper|")
 	ours ADD x eth0 "$c"
 	assert_error_json 999
-	[ ! -e "$DATA/new" ] || fail "directories left behind: $(find "$DATA/new")"
+	run find "$DATA/new" -printf '%P %y\n'
+	assert_output $' d\ndeeper d\ndeeper/net1 d\ndeeper/net1/lock f'
+}
+
+# dataDir may lead through symlinks, as with upstream (os.MkdirAll); the
+# network directory and its files are not followed (upstream would).
+@test "code 5: a network directory that is a symlink is not followed; a dataDir through one is" {
+	mkdir -p "$BATS_TEST_TMPDIR/elsewhere" "$BATS_TEST_TMPDIR/real-data"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$DATA/net2"
+	ours ADD a eth0 "$(conf 1.0.0 "$V4_24" | sed 's|"name":"net1"|"name":"net2"|')"
+	assert_error_json 5
+	assert_output --partial "net2: is a symbolic link (not followed)"
+	run ls -A "$BATS_TEST_TMPDIR/elsewhere"
+	assert_output ''
+	ln -s "$BATS_TEST_TMPDIR/real-data" "$BATS_TEST_TMPDIR/linked-data"
+	ours ADD a eth0 "$(conf 1.0.0 "$V4_24" | sed "s|$DATA|$BATS_TEST_TMPDIR/linked-data|")"
+	assert_success
+	[ -f "$BATS_TEST_TMPDIR/real-data/net1/10.10.0.2" ] || fail "nothing written through the dataDir symlink"
+}
+
+# A runtime that dies or times out closes the pipe it reads the result from.
+# The plugin must not die of SIGPIPE between reserving and giving back.
+@test "code 5: a stdout whose reader went away (broken pipe): exit 1, not SIGPIPE, and the address is given back" {
+	local cfg="$BATS_TEST_TMPDIR/big.json"
+	big_conf 1.0.0 "$V4_24" >"$cfg"
+	# `true` never reads: the plugin fills the pipe, blocks, then gets EPIPE.
+	run --separate-stderr bash -c 'env -i CNI_COMMAND=ADD CNI_CONTAINERID=a CNI_NETNS=/x CNI_IFNAME=eth0 \
+		CNI_PATH=/x "$1" <"$2" | true; exit "${PIPESTATUS[0]}"' _ "$PLUGIN" "$cfg"
+	assert_equal "$status" 1
+	[[ "$stderr" == *"writing the result to stdout: Broken pipe"* ]] || fail "stderr: $stderr"
+	run addresses_of "$DATA"
+	assert_output '10.10.0.2' # the seed's, and nothing else
+	[ "$(cat "$DATA/net1/last_reserved_ip.0")" = 10.10.0.2 ] || fail "last_reserved_ip.0 not restored"
+}
+
+@test "code 5: a closed stdout and a full one (/dev/full): exit 1, the address is given back" {
+	local c before
+	c=$(conf 1.0.0 "$V4_24")
+	before=$(tree_of "$DATA")
+	run --separate-stderr bash -c 'env -i CNI_COMMAND=ADD CNI_CONTAINERID=a CNI_NETNS=/x CNI_IFNAME=eth0 \
+		CNI_PATH=/x "$1" <<<"$2" >&-' _ "$PLUGIN" "$c"
+	assert_equal "$status" 1
+	[[ "$stderr" == *"writing the result to stdout"* ]] || fail "stderr: $stderr"
+	[ "$(tree_of "$DATA")" = "$before" ] || fail "closed stdout: state changed"
+	run --separate-stderr bash -c 'env -i CNI_COMMAND=ADD CNI_CONTAINERID=a CNI_NETNS=/x CNI_IFNAME=eth0 \
+		CNI_PATH=/x "$1" <<<"$2" >/dev/full' _ "$PLUGIN" "$c"
+	assert_equal "$status" 1
+	[[ "$stderr" == *"writing the result to stdout: No space left on device"* ]] || fail "stderr: $stderr"
+	[ "$(tree_of "$DATA")" = "$before" ] || fail "full stdout: state changed"
+}
+
+# Upstream (range.go Canonicalize) compares an explicit rangeEnd with
+# rangeStart, but not the default end: a rangeStart on the IPv4 broadcast
+# address is then above the end, and the allocator walks out of the subnet.
+@test "code 7: a rangeStart above the default rangeEnd (the IPv4 broadcast) is refused by ADD and STATUS" {
+	local c
+	c=$(conf 1.1.0 '"ranges":[[{"subnet":"10.9.0.0/24","rangeStart":"10.9.0.255"}]]')
+	ours ADD a eth0 "$c"
+	assert_error_json 7
+	assert_output --partial 'invalid range set 0: RangeStart 10.9.0.255 is above the default RangeEnd 10.9.0.254 of network 10.9.0.0/24'
+	ours STATUS "" "" "$c"
+	assert_error_json 7
+	ours ADD a eth0 "$(conf 1.0.0 '"subnet":"10.9.0.0/24","rangeStart":"10.9.0.255"')"
+	assert_error_json 7
 	unchanged
+	# IPv6 has no broadcast: its last address is the default end, a range of one.
+	c=$(conf 1.1.0 '"ranges":[[{"subnet":"fd00:9::/120","rangeStart":"fd00:9::ff"}]]')
+	ours ADD a eth0 "$c"
+	assert_success
+	jq -e '.ips[0].address == "fd00:9::ff/120"' <<<"$output" >/dev/null || fail "$output"
+	ours STATUS "" "" "$c"
+	assert_error_json 50
 }

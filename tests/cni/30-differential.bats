@@ -130,6 +130,16 @@ differential_sequence() {
 	done
 }
 
+@test "differential: a failed ADD on a fresh dataDir leaves what the real plugin leaves (directory and lock)" {
+	local cfg a b
+	cfg=$(c 1.0.0 '"ranges":[[{"subnet":"10.40.0.0/30","rangeStart":"10.40.0.1","rangeEnd":"10.40.0.1"}]]')
+	both ADD x eth0 "${cfg//@DATA@/@DATA@/deeper}"
+	a=$(tree_of "$DATA_REAL")
+	b=$(tree_of "$DATA_OURS")
+	[ "$a" = "$b" ] || fail "trees differ: real: $a ours: $b"
+	[ -f "$DATA_OURS/deeper/net1/lock" ] || fail "no lock: $b"
+}
+
 @test "alternating the two plugins on one dataDir never gives an address twice" {
 	local cfg i id plugin other a
 	declare -A live=()
@@ -171,4 +181,24 @@ differential_sequence() {
 	assert_success
 	real CHECK ctr2 eth0 "$cfg"
 	assert_success
+}
+
+# A deliberate difference: upstream accepts a rangeStart above its default
+# end and hands out what its own defaults exclude (the broadcast address,
+# then addresses of the next subnet); this plugin refuses the config.
+@test "differential: rangeStart on the broadcast address: the real plugin leaves its range, ours refuses" {
+	local cfg i addr
+	cfg=$(c 1.0.0 '"ranges":[[{"subnet":"10.9.0.0/24","rangeStart":"10.9.0.255"}]]')
+	for i in 1 2; do
+		real ADD "r$i" eth0 "${cfg//@DATA@/$DATA_REAL}"
+		if [ "$status" -ne 0 ]; then continue; fi
+		addr=$(jq -r '.ips[0].address' <<<"$output")
+		case "$addr" in
+		10.9.0.255/24 | 10.9.1.*) ;;
+		*) fail "the real plugin handed out $addr: update this test and the README" ;;
+		esac
+	done
+	ours ADD a eth0 "${cfg//@DATA@/$DATA_OURS}"
+	assert_error_json 7
+	[ ! -e "$DATA_OURS" ] || fail "state written"
 }

@@ -49,6 +49,24 @@ setup_file() {
 	assert_line --regexp "^check host-local ok /run/k3s-init/bin/host-local symlink=0 version-exit=0"
 }
 
+# An earlier start (of another build) left a host-local behind. Only this
+# very binary may be kept: a file of the same size is not the same build,
+# and a symlink is not what k3s-init places (sandboxes that do not follow
+# symlinked plugins).
+@test "host-local: a different executable of the same size, or a symlink, is replaced, not kept" {
+	local stale='mkdir -p /run/k3s-init/bin; f=/run/k3s-init/bin/host-local;
+		printf "#!/bin/sh\\necho stale build\\nexit 0\\n" >$f; truncate -s "$(stat -c %s "$K3S_INIT")" $f; chmod 755 $f'
+	run ns_run "$stale; K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER; cmp \$K3S_INIT /run/k3s-init/bin/host-local"
+	assert_success
+	assert_line --partial "host-local: placed k3s-init as /run/k3s-init/bin/host-local"
+	assert_line --regexp "^check host-local ok /run/k3s-init/bin/host-local symlink=0 version-exit=0"
+	run ns_run "mkdir -p /run/k3s-init/bin; ln -s \$K3S_INIT /run/k3s-init/bin/host-local;
+		K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER; test ! -L /run/k3s-init/bin/host-local"
+	assert_success
+	assert_line --partial "host-local: placed k3s-init as /run/k3s-init/bin/host-local"
+	assert_line --regexp "^check host-local ok /run/k3s-init/bin/host-local symlink=0 version-exit=0"
+}
+
 @test "host-local: one already on PATH is left alone" {
 	run ns_run "PATH=/usr/lib/cni:\$PATH K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER"
 	assert_success
