@@ -535,7 +535,7 @@ static int skeleton_checks(struct cni_conf *conf, const char *data, size_t len, 
 	static const struct {
 		enum cni_command cmd;
 		const char *name, *min;
-	} gates[] = { { CMD_CHECK, "CHECK", "0.4.0" }, { CMD_GC, "GC", "1.1.0" }, { CMD_STATUS, "STATUS", "1.1.0" } };
+	} gates[] = { { CNI_CMD_CHECK, "CHECK", "0.4.0" }, { CNI_CMD_GC, "GC", "1.1.0" }, { CNI_CMD_STATUS, "STATUS", "1.1.0" } };
 	for (size_t i = 0; i < sizeof gates / sizeof gates[0]; i++) {
 		if (cmd == gates[i].cmd && cni_version_cmp(conf->version, gates[i].min) < 0)
 			return cni_fail(err, CNI_ERR_INCOMPATIBLE_VERSION, "config version does not allow %s", gates[i].name);

@@ -8,8 +8,8 @@ static const struct {
 	const char *name;
 	enum cni_command cmd;
 } commands[] = {
-	{ "ADD", CMD_ADD }, { "DEL", CMD_DEL },		  { "CHECK", CMD_CHECK },
-	{ "GC", CMD_GC },   { "STATUS", CMD_STATUS }, { "VERSION", CMD_VERSION },
+	{ "ADD", CNI_CMD_ADD }, { "DEL", CNI_CMD_DEL },		  { "CHECK", CNI_CMD_CHECK },
+	{ "GC", CNI_CMD_GC },   { "STATUS", CNI_CMD_STATUS }, { "VERSION", CNI_CMD_VERSION },
 };
 
 /* Which variables each command needs. Upstream's skeleton (pkg/skel/skel.go)
@@ -20,13 +20,13 @@ enum { NEED_CONTAINERID = 1, NEED_NETNS = 2, NEED_IFNAME = 4, NEED_PATH = 8 };
 static unsigned needs(enum cni_command cmd)
 {
 	switch (cmd) {
-	case CMD_ADD:
-	case CMD_CHECK:
+	case CNI_CMD_ADD:
+	case CNI_CMD_CHECK:
 		return NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_PATH;
-	case CMD_DEL:
+	case CNI_CMD_DEL:
 		return NEED_CONTAINERID | NEED_IFNAME | NEED_PATH;
-	case CMD_GC:
-	case CMD_STATUS:
+	case CNI_CMD_GC:
+	case CNI_CMD_STATUS:
 		return NEED_PATH;
 	default:
 		return 0;
@@ -119,7 +119,7 @@ int cni_env_load(struct cni_env *env, struct cni_error *err)
 	}
 	if (missing[0] != '\0')
 		return cni_fail(err, CNI_ERR_INVALID_ENV, "required env variables [%s] missing", missing);
-	if (env->command == CMD_NONE)
+	if (env->command == CNI_CMD_NONE)
 		return cni_fail(err, CNI_ERR_INVALID_ENV, "unknown CNI_COMMAND: %s", env->command_name);
 	return 0;
 }

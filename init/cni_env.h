@@ -6,7 +6,7 @@
 
 #include "cni_error.h"
 
-enum cni_command { CMD_NONE, CMD_ADD, CMD_DEL, CMD_CHECK, CMD_GC, CMD_STATUS, CMD_VERSION };
+enum cni_command { CNI_CMD_NONE, CNI_CMD_ADD, CNI_CMD_DEL, CNI_CMD_CHECK, CNI_CMD_GC, CNI_CMD_STATUS, CNI_CMD_VERSION };
 
 struct cni_env {
 	enum cni_command command;
@@ -19,7 +19,7 @@ struct cni_env {
 };
 
 /* Read and validate the environment for the command it names. A missing
- * CNI_COMMAND yields CMD_NONE without error (the caller prints the about line). */
+ * CNI_COMMAND yields CNI_CMD_NONE without error (the caller prints the about line). */
 int cni_env_load(struct cni_env *env, struct cni_error *err);
 
 /* Validators shared with the config parser (pkg/utils/utils.go upstream). */

@@ -391,19 +391,19 @@ static int run(const struct cni_env *env, char *out_version, struct cni_error *e
 	snprintf(out_version, CNI_MAX_VERSION, "%s", conf.version);
 	if (rc == 0) {
 		switch (env->command) {
-		case CMD_ADD:
+		case CNI_CMD_ADD:
 			rc = cmd_add(&conf, env, err);
 			break;
-		case CMD_DEL:
+		case CNI_CMD_DEL:
 			rc = cmd_del(&conf, env, err);
 			break;
-		case CMD_CHECK:
+		case CNI_CMD_CHECK:
 			rc = cmd_check(&conf, env, err);
 			break;
-		case CMD_GC:
+		case CNI_CMD_GC:
 			rc = cmd_gc(&conf, err);
 			break;
-		case CMD_STATUS:
+		case CNI_CMD_STATUS:
 			rc = cmd_status(&conf, err);
 			break;
 		default:
@@ -453,11 +453,11 @@ int host_local_main(int argc, char **argv)
 		}
 		return cni_error_print(&err, version);
 	}
-	if (env.command == CMD_NONE) {
+	if (env.command == CNI_CMD_NONE) {
 		print_about();
 		return 0;
 	}
-	if (env.command == CMD_VERSION)
+	if (env.command == CNI_CMD_VERSION)
 		return cmd_version();
 	if (run(&env, version, &err) < 0)
 		return cni_error_print(&err, version);

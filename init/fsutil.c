@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,8 +85,7 @@ int path_lookup(const char *name, const char *path_list, char *out, size_t out_l
 	return -1;
 }
 
-/* Read until end of file or until cap bytes; the count, or -1 with errno. */
-static ssize_t read_up_to(int fd, char *buf, size_t cap)
+ssize_t read_full(int fd, char *buf, size_t cap)
 {
 	size_t total = 0;
 	while (total < cap) {
@@ -107,7 +107,7 @@ ssize_t read_small(const char *path, char *buf, size_t len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t total = read_up_to(fd, buf, len - 1);
+	ssize_t total = read_full(fd, buf, len - 1);
 	int e = errno;
 	close(fd);
 	if (total < 0) {
@@ -137,7 +137,7 @@ char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, s
 			break;
 		}
 		buf = bigger;
-		ssize_t n = read_up_to(fd, buf + len, cap - 1 - len);
+		ssize_t n = read_full(fd, buf + len, cap - 1 - len);
 		if (n < 0) {
 			e = errno;
 			break;
@@ -148,7 +148,7 @@ char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, s
 		if (len >= limit) {
 			/* One byte more than allowed: too big, not silently cut. */
 			char extra;
-			ssize_t more = read_up_to(fd, &extra, 1);
+			ssize_t more = read_full(fd, &extra, 1);
 			if (more != 0) {
 				e = more < 0 ? errno : EFBIG;
 				break;
@@ -215,7 +215,45 @@ static int copy_fd(int in, int out)
 	}
 }
 
-int install_self(const char *dest)
+/* The copy behind install_self, into tmp (created 0755). 0 or -1 with errno. */
+static int copy_self(const char *tmp)
+{
+	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	if (out < 0) {
+		int e = errno;
+		close(in);
+		errno = e;
+		return -1;
+	}
+	int rc = copy_fd(in, out);
+	int e = errno;
+	close(in);
+	if (rc == 0 && fchmod(out, 0755) != 0) {
+		rc = -1;
+		e = errno;
+	}
+	if (close(out) != 0 && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	errno = e;
+	return rc;
+}
+
+/* An empty file at dest with this binary bind-mounted over it. */
+static int bind_self(const char *dest)
+{
+	int fd = open(dest, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0755);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return mount("/proc/self/exe", dest, NULL, MS_BIND, NULL);
+}
+
+int install_self(const char *dest, bool may_bind, enum install_how *how)
 {
 	char tmp[PATH_MAX];
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.k3s-init-tmp", dest) >= sizeof tmp) {
@@ -224,33 +262,19 @@ int install_self(const char *dest)
 	}
 	unlink(tmp);
 	/* A hard link of /proc/self/exe works when dest is on the binary's file system. */
-	if (linkat(AT_FDCWD, "/proc/self/exe", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0) {
-		int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-		if (in < 0)
-			return -1;
-		int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-		if (out < 0) {
+	if (linkat(AT_FDCWD, "/proc/self/exe", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
+		*how = INSTALL_LINK;
+	} else if (may_bind && bind_self(dest) == 0) {
+		*how = INSTALL_BIND;
+		return 0;
+	} else {
+		if (copy_self(tmp) != 0) {
 			int e = errno;
-			close(in);
-			errno = e;
-			return -1;
-		}
-		int rc = copy_fd(in, out);
-		int e = errno;
-		close(in);
-		if (rc == 0 && fchmod(out, 0755) != 0) {
-			rc = -1;
-			e = errno;
-		}
-		if (close(out) != 0 && rc == 0) {
-			rc = -1;
-			e = errno;
-		}
-		if (rc != 0) {
 			unlink(tmp);
 			errno = e;
 			return -1;
 		}
+		*how = INSTALL_COPY;
 	}
 	if (rename(tmp, dest) != 0) {
 		int e = errno;

@@ -13,6 +13,9 @@ int mkdir_p(const char *path, mode_t mode);
 int path_lookup(const char *name, const char *path_list, char *out, size_t out_len);
 /* True when path is a regular file (following symlinks) with an execute bit. */
 bool is_executable_file(const char *path);
+/* Read until buf holds cap bytes or the file ends (retrying short reads and
+ * EINTR): the count, or -1 with errno. */
+ssize_t read_full(int fd, char *buf, size_t cap);
 /* Read up to len-1 bytes, NUL-terminate, strip a trailing newline. Bytes read
  * or -1 with errno (buf is then ""). */
 ssize_t read_small(const char *path, char *buf, size_t len);
@@ -25,8 +28,13 @@ char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, s
 int write_all(int fd, const char *data, size_t len);
 /* Create (or truncate) path with content and mode. 0 or -1 with errno. */
 int write_small(const char *path, const char *content, mode_t mode);
-/* Put this very binary at dest: a hard link when possible, else a copy (never a
- * symlink: some sandboxes do not follow symlinked CNI plugins). 0 or -1. */
-int install_self(const char *dest);
+/* Put this very binary at dest, never as a symlink (some sandboxes do not
+ * follow symlinked CNI plugins): a hard link when dest is on the binary's
+ * file system; else, with may_bind (CAP_SYS_ADMIN), a bind mount of the
+ * binary over an empty file, which costs one mount instead of reading the
+ * whole binary (milliseconds under gVisor); else a copy. *how says which.
+ * 0 or -1 with errno. */
+enum install_how { INSTALL_LINK, INSTALL_BIND, INSTALL_COPY };
+int install_self(const char *dest, bool may_bind, enum install_how *how);
 
 #endif

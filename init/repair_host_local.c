@@ -4,8 +4,8 @@
  * --disable-agent, and agents need it for pod IPs. The official image finds it
  * in /var/lib/rancher/k3s/data/cni, which a volume mounted at
  * /var/lib/rancher/k3s hides. When none is runnable, this very binary answers as
- * host-local (multi-call, main.c): it is hard-linked or copied, never
- * symlinked (a sandbox was seen not to follow symlinked plugins), into
+ * host-local (multi-call, main.c): it is hard-linked, bind-mounted or copied,
+ * never symlinked (a sandbox was seen not to follow symlinked plugins), into
  * /run/k3s-init/bin, which goes first on PATH.
  */
 #include <errno.h>
@@ -29,23 +29,6 @@ static bool host_local_needed(const struct ctx *c, char *why, size_t len)
 	}
 	snprintf(why, len, "no runnable host-local on PATH");
 	return true;
-}
-
-/* Read until buf is full or the file ends: bytes read, or -1. */
-static ssize_t read_full(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	while (n < len) {
-		ssize_t r = read(fd, buf + n, len - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	return (ssize_t)n;
 }
 
 /* 1 when the two files hold the same bytes, 0 when not, -1 on a read error. */
@@ -98,18 +81,24 @@ static int host_local_apply(struct ctx *c)
 		log_error("host-local: mkdir " K3S_INIT_BIN_DIR ": %s", strerror(errno));
 		return -1;
 	}
-	const char *what = "kept";
+	const char *what = "kept", *how_text = "";
 	if (!same_binary()) {
-		if (install_self(HOST_LOCAL) != 0) {
+		/* A mount only where the role is privileged anyway: a control
+		 * plane gets no repair that needs privileges. */
+		bool may_bind = c->probe->cap_sys_admin && (ROLE_BIT(c->cli->role) & ROLES_AGENT) != 0;
+		enum install_how how;
+		if (install_self(HOST_LOCAL, may_bind, &how) != 0) {
 			log_error("host-local: cannot place this binary at " HOST_LOCAL ": %s", strerror(errno));
 			return -1;
 		}
 		what = "placed";
+		how_text = how == INSTALL_LINK ? " (hard link)" : how == INSTALL_BIND ? " (bind mount)" : " (copy)";
 	}
 	if (plan_prepend_path(c->plan, K3S_INIT_BIN_DIR) != 0)
 		return -1;
 	snprintf(c->probe->host_local, sizeof c->probe->host_local, HOST_LOCAL);
-	log_info("host-local: %s k3s-init as " HOST_LOCAL " and put " K3S_INIT_BIN_DIR " first on PATH", what);
+	log_info("host-local: %s k3s-init as " HOST_LOCAL "%s and put " K3S_INIT_BIN_DIR " first on PATH", what,
+		 how_text);
 	return 0;
 }
 

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const enum cni_command cmds[] = { CMD_ADD, CMD_CHECK, CMD_GC, CMD_STATUS, CMD_DEL };
+	static const enum cni_command cmds[] = { CNI_CMD_ADD, CNI_CMD_CHECK, CNI_CMD_GC, CNI_CMD_STATUS, CNI_CMD_DEL };
 	struct cni_env env = { 0 };
 	env.command = cmds[size % 5];
 	env.container_id = "fuzz";

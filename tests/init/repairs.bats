@@ -44,8 +44,17 @@ setup_file() {
 @test "host-local: a PATH without host-local gets this binary as host-local, runnable, not a symlink" {
 	run ns_run "if command -v host-local; then exit 90; fi; K3S_INIT_ROLE=control-plane \$K3S_INIT \$CHECKER"
 	assert_success
-	assert_line --partial "host-local: placed k3s-init as /run/k3s-init/bin/host-local"
+	# /run is not the binary's file system, and a control plane mounts nothing.
+	assert_line --partial "host-local: placed k3s-init as /run/k3s-init/bin/host-local (copy)"
 	assert_check host-local
+	assert_line --regexp "^check host-local ok /run/k3s-init/bin/host-local symlink=0 version-exit=0"
+	# A privileged role binds the binary instead of copying it; a second run keeps it.
+	run ns_run "K3S_INIT_ROLE=agent \$K3S_INIT true; K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER;
+		test \"\$(stat -L -c %d:%i /run/k3s-init/bin/host-local)\" = \"\$(stat -L -c %d:%i \$K3S_INIT)\" && echo same-inode"
+	assert_success
+	assert_line --partial "host-local: placed k3s-init as /run/k3s-init/bin/host-local (bind mount)"
+	assert_line --partial "host-local: kept k3s-init as /run/k3s-init/bin/host-local"
+	assert_line "same-inode"
 	assert_line --regexp "^check host-local ok /run/k3s-init/bin/host-local symlink=0 version-exit=0"
 }
 
