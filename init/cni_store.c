@@ -94,20 +94,9 @@ static int create_file(int dir_fd, const char *name, const char *data, size_t le
  * /var/lib/cni can be a link to another disk. */
 static int mkdir_data_dir(const char *path, struct cni_error *err)
 {
-	char buf[4096];
-	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "dataDir too long");
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return cni_fail(err, CNI_ERR_IO, "mkdir %s: %s", buf, strerror(errno));
-		*p = saved;
-		if (saved == '\0')
-			return 0;
-	}
+	if (mkdir_p(path, 0755) != 0)
+		return cni_fail(err, CNI_ERR_IO, "mkdir %s: %s", path, strerror(errno));
+	return 0;
 }
 
 /* <dataDir>/<network>, relative to dataDir and never through a symlink:
