@@ -26,7 +26,7 @@ K3S_IMAGE=k3s-sandbox-test/k3s:local
 
 say() { echo "build-base-images: $*"; }
 die() {
-	echo "build-base-images: $*" >&2
+	echo "build-base-images: $1" >&2
 	exit "${2:-1}"
 }
 
