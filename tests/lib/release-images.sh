@@ -14,7 +14,8 @@
 #     loaded into the local engine; nothing is pushed, no attestations.
 #     LOCAL_BASES=1 builds on the local test bases instead of the real ones
 #     (k3s-sandbox-test/k3s:local and toolchain:local from
-#     tests/lib/build-base-images.sh, init built with `make build`), offline.
+#     tests/lib/build-base-images.sh, init built with `make build`), offline;
+#     K3S_IMAGE, TOOLCHAIN_IMAGE and INIT_MAKE_TARGET name others.
 #   PUSH=1: docker buildx, every platform of IMAGE_PLATFORMS (or PLATFORMS),
 #     SBOM and provenance attestations, pushed (log in first); each pushed
 #     image is printed as PREFIX/VARIANT@sha256:... and, when DIGESTS_FILE
@@ -145,9 +146,9 @@ prefix="$registry/$(printf '%s' "$repository" | tr '[:upper:]' '[:lower:]')"
 source_url="${GITHUB_SERVER_URL:-https://github.com}/$repository"
 args=(--build-arg "IMAGE_SOURCE=$source_url")
 if [ "$local_bases" = 1 ]; then
-	args+=(--build-arg "K3S_IMAGE=k3s-sandbox-test/k3s:local"
-		--build-arg "TOOLCHAIN_IMAGE=k3s-sandbox-test/toolchain:local"
-		--build-arg "INIT_MAKE_TARGET=build")
+	args+=(--build-arg "K3S_IMAGE=${K3S_IMAGE:-k3s-sandbox-test/k3s:local}"
+		--build-arg "TOOLCHAIN_IMAGE=${TOOLCHAIN_IMAGE:-k3s-sandbox-test/toolchain:local}"
+		--build-arg "INIT_MAKE_TARGET=${INIT_MAKE_TARGET:-build}")
 fi
 # The project's version replaces the Dockerfiles' (the k3s version): these
 # are k3s-sandbox's releases, and the k3s version is a tag of its own.
