@@ -46,10 +46,13 @@ for platform in "${wanted[@]}"; do
 	dir="$out/${platform//\//-}"
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	# Only the toolchain stage, exported as a tar stream: the one file is kept.
-	if ! DOCKER_BUILDKIT=1 "$docker_cli" build --quiet --file "$top/Dockerfile.control-plane" --target toolchain \
-		--platform "$platform" "${args[@]}" --output type=tar,dest=- "$top" | tar -xf - -C "$dir" out/bin/k3s-init; then
-		die "$platform: building the toolchain stage failed"
+	# Only the toolchain stage, exported as a tar stream on stdout (the build's
+	# progress goes to stderr, kept in a log): the one file is kept.
+	if ! DOCKER_BUILDKIT=1 "$docker_cli" build --progress=plain --file "$top/Dockerfile.control-plane" --target toolchain \
+		--platform "$platform" "${args[@]}" --output type=tar,dest=- "$top" 2>"$dir/build.log" |
+		tar -xf - -C "$dir" out/bin/k3s-init; then
+		tail -n 30 "$dir/build.log" >&2
+		die "$platform: building the toolchain stage failed (log: $dir/build.log)"
 	fi
 	init="$dir/k3s-init"
 	mv "$dir/out/bin/k3s-init" "$init"
