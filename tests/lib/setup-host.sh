@@ -11,7 +11,7 @@ packages=(
 	bats bats-support bats-assert bats-file shellcheck jq
 	docker.io containerd iptables runsc docker-compose podman podman-compose
 	debootstrap busybox-static containernetworking-plugins util-linux iproute2 strace
-	cppcheck file python3-yaml git
+	cppcheck file python3-yaml git procps ca-certificates
 	hyperfine uidmap
 )
 
