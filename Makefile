@@ -34,7 +34,7 @@ HAVE_STATIC := $(shell printf '$(STATIC_PROBE)' | $(CC) $(CPPFLAGS) $(LDFLAGS) -
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
 
 .PHONY: all build static musl-check sanitize test test-init test-cni test-images \
-        test-sanitize lint bench fuzz e2e up down doctor images clean help deps
+        test-sanitize lint bench fuzz e2e up down doctor images release-images clean help deps
 .DEFAULT_GOAL := build
 
 all: build
@@ -112,6 +112,12 @@ e2e:
 images:
 	tests/lib/build-images.sh
 
+# The release images (tags, labels, platforms from the Dockerfiles' ARGs); the
+# release workflow runs the same script with PUSH=1. Locally, offline:
+# LOCAL_BASES=1 REPOSITORY=owner/name make release-images
+release-images:
+	tests/lib/release-images.sh
+
 up:
 	docker compose up -d control-plane
 
@@ -132,5 +138,6 @@ help:
 	@echo "make bench      print size, speed and memory figures"
 	@echo "make fuzz       run the fuzzers (FUZZ_SECONDS=N each)"
 	@echo "make e2e        end-to-end with the real pinned rancher/k3s (needs a registry)"
+	@echo "make release-images   the release images, not pushed (REPOSITORY=owner/name; LOCAL_BASES=1 offline)"
 	@echo "make up|down    docker compose up -d control-plane / down"
 	@echo "make doctor     what k3s-init would repair here, changing nothing"

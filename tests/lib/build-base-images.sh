@@ -8,7 +8,14 @@
 # debootstrap rootfs tarball is kept in $K3S_SANDBOX_CACHE
 # (/var/cache/k3s-sandbox). ENGINES="docker podman" (default) picks engines;
 # IMAGES="debian toolchain k3s" (default) picks images. Prints what it did.
-# Exit status: 0 done, 1 a build failed, 64 bad setting.
+# BASES=pull (default: build), where a registry answers: the same names are
+# the real images, pulled instead of built (debian:bookworm, and the
+# Dockerfiles' TOOLCHAIN_IMAGE and K3S_IMAGE defaults, i.e. alpine and the
+# pinned rancher/k3s). That serves the tests that need only what the bases
+# give the images (tests/images/build.bats, release.bats); the tests of the
+# stand-in k3s itself need BASES=build. A later BASES=build run rebuilds them.
+# Exit status: 0 done, 1 a build failed, 64 bad setting, 69 BASES=pull and a
+# pull failed (no registry).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +26,7 @@ force=${FORCE:-0}
 engines=${ENGINES:-docker podman}
 images=${IMAGES:-debian toolchain k3s}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+bases=${BASES:-build}
 
 DEBIAN_IMAGE=k3s-sandbox-test/debian:bookworm
 TOOLCHAIN_IMAGE=k3s-sandbox-test/toolchain:local
@@ -26,11 +34,12 @@ K3S_IMAGE=k3s-sandbox-test/k3s:local
 
 say() { echo "build-base-images: $*"; }
 die() {
-	echo "build-base-images: $*" >&2
+	echo "build-base-images: $1" >&2
 	exit "${2:-1}"
 }
 
 case "$force" in 0 | 1) ;; *) die "FORCE must be 0 or 1, not '$force'" 64 ;; esac
+case "$bases" in build | pull) ;; *) die "BASES must be build or pull, not '$bases'" 64 ;; esac
 for engine in $engines; do
 	case "$engine" in docker | podman) ;; *) die "ENGINES: unknown engine '$engine' (docker, podman)" 64 ;; esac
 done
@@ -148,6 +157,38 @@ build_dockerfile() { # engine name dockerfile context [build args...]
 for engine in $engines; do
 	command -v "${engine}" >/dev/null || die "$engine not found (tests/lib/setup-host.sh installs it)"
 done
+
+# --- BASES=pull: the real images under the local names.
+if [ "$bases" = pull ]; then
+	# shellcheck source=tests/lib/dockerfile-args.bash
+	. "$here/dockerfile-args.bash"
+	real_toolchain=$(dockerfile_arg "$top/Dockerfile.control-plane" TOOLCHAIN_IMAGE)
+	real_k3s=$(dockerfile_arg "$top/Dockerfile.control-plane" K3S_IMAGE)
+	# Fully qualified: Podman resolves no short names without a registries.conf.
+	qualified() { # name
+		case "$1" in
+		*/*) case "${1%%/*}" in *.* | *:*) echo "$1" ;; *) echo "docker.io/$1" ;; esac ;;
+		*) echo "docker.io/library/$1" ;;
+		esac
+	}
+	pull_as() { # engine local-name real-name
+		local real start=$SECONDS
+		real=$(qualified "$3")
+		# shellcheck disable=SC2046
+		$(engine_cli "$1") pull -q "$real" >/dev/null ||
+			die "$1: cannot pull $real (no registry answers? BASES=build builds the stand-ins)" 69
+		# shellcheck disable=SC2046
+		$(engine_cli "$1") tag "$real" "$2"
+		say "$1: pulled $real as $2 in $((SECONDS - start)) s"
+	}
+	for engine in $engines; do
+		wanted debian && pull_as "$engine" "$DEBIAN_IMAGE" debian:bookworm
+		wanted toolchain && pull_as "$engine" "$TOOLCHAIN_IMAGE" "$real_toolchain"
+		wanted k3s && pull_as "$engine" "$K3S_IMAGE" "$real_k3s"
+	done
+	say "done ($engines, pulled): $images"
+	exit 0
+fi
 
 for engine in $engines; do
 	wanted debian && build_debian "$engine"

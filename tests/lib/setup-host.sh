@@ -1,7 +1,9 @@
 #!/bin/bash
 # Prepare a Debian bookworm machine (as root) for the test suites: packages,
-# Docker (VFS storage, gVisor runtime "runsc"), Podman (VFS). Idempotent: a
-# second run installs nothing and starts nothing that already runs.
+# Docker (VFS storage, gVisor runtime "runsc"), Podman (VFS), and actionlint
+# (built once from its Go module into $K3S_SANDBOX_CACHE/tools; needs Go >=
+# 1.25 on PATH or in /usr/local/go). Idempotent: a second run installs
+# nothing and starts nothing that already runs.
 set -eu
 
 packages=(
@@ -9,7 +11,7 @@ packages=(
 	bats bats-support bats-assert bats-file shellcheck jq
 	docker.io containerd iptables runsc docker-compose podman podman-compose
 	debootstrap busybox-static containernetworking-plugins util-linux iproute2 strace
-	cppcheck file python3-yaml
+	cppcheck file python3-yaml git procps ca-certificates
 	hyperfine uidmap
 )
 
@@ -121,4 +123,42 @@ runc-bounded = [\"/usr/local/lib/k3s-sandbox/runc-bounded\"]"
 if [ "$(cat /etc/containers/containers.conf 2>/dev/null)" != "$containers_conf" ]; then
 	printf '%s\n' "$containers_conf" >/etc/containers/containers.conf
 fi
+# actionlint (the lint suite checks .github/workflows with it): built from
+# its Go module, once, into the cache; tools/bin/actionlint is the stable name.
+actionlint_version=v1.7.12
+tools=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}/tools
+actionlint=$tools/actionlint-$actionlint_version
+if ! "$actionlint" -version 2>/dev/null | grep -qx "$actionlint_version"; then
+	# The first Go >= 1.25 (what actionlint's go.mod asks for): on PATH,
+	# else /usr/local/go (Debian's golang-go is older).
+	go=
+	for candidate in "$(command -v go || true)" /usr/local/go/bin/go; do
+		if [ -z "$candidate" ] || ! [ -x "$candidate" ]; then continue; fi
+		minor=$("$candidate" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+		if [ -n "$minor" ] && [ "$minor" -ge 25 ]; then
+			go=$candidate
+			break
+		fi
+	done
+	if [ -z "$go" ]; then
+		echo "setup-host: actionlint: no Go >= 1.25 (looked at go on PATH and /usr/local/go/bin/go): cannot build actionlint $actionlint_version" >&2
+		exit 1
+	fi
+	echo "setup-host: actionlint: building github.com/rhysd/actionlint $actionlint_version with $("$go" version | awk '{print $3}')"
+	start=$SECONDS
+	mkdir -p "$tools"
+	gobin=$(mktemp -d "$tools/actionlint.XXXXXX")
+	if ! GOBIN=$gobin "$go" install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version" >"$gobin/build.log" 2>&1; then
+		tail -n 20 "$gobin/build.log" >&2
+		rm -rf "$gobin"
+		echo "setup-host: actionlint: go install github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version failed (above)" >&2
+		exit 1
+	fi
+	mv "$gobin/actionlint" "$actionlint"
+	rm -rf "$gobin"
+	echo "setup-host: actionlint: $actionlint in $((SECONDS - start)) s"
+fi
+mkdir -p "$tools/bin"
+[ "$(readlink "$tools/bin/actionlint" 2>/dev/null)" = "$actionlint" ] || ln -sfn "$actionlint" "$tools/bin/actionlint"
+
 echo "setup-host: ready (docker $(docker version --format '{{.Server.Version}}'), $(runsc --version | head -n 1), podman $(podman --version | awk '{print $3}'))"

@@ -89,3 +89,68 @@ shell_scripts() {
 		grep -q '^STOPSIGNAL' "$dockerfile"
 	done
 }
+
+# The workflows: actionlint (built by tests/lib/setup-host.sh), with shellcheck
+# for every run: step, and the rules the project keeps for them.
+workflow_files() {
+	mapfile -t files < <(ls .github/workflows/*.yml)
+	[ "${#files[@]}" -ge 2 ] || fail "expected ci.yml and release.yml, found: ${files[*]}"
+}
+
+@test "actionlint (with shellcheck for run: steps) passes on the workflows" {
+	local actionlint=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}/tools/bin/actionlint
+	[ -x "$actionlint" ] || fail "$actionlint is missing (tests/lib/setup-host.sh builds it)"
+	command -v shellcheck || fail "shellcheck is not installed"
+	workflow_files
+	"$actionlint" -version
+	run "$actionlint" -shellcheck "$(command -v shellcheck)" "${files[@]}"
+	[ "$status" -eq 0 ] || fail "actionlint: $output"
+}
+
+@test "workflows: actions pinned by commit with a version comment, images by digest" {
+	local bad files
+	workflow_files
+	bad=$(grep -nE '^\s*(-\s+)?uses:' "${files[@]}" | grep -vE 'uses: \./' |
+		grep -vE 'uses: [A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40} # v[0-9]+\.[0-9]+\.[0-9]+$') || true
+	[ -z "$bad" ] || fail "not pinned by full commit SHA with '# vX.Y.Z':
+$bad"
+	bad=$(grep -nE '^\s*image: ' "${files[@]}" | grep -vE '@sha256:[0-9a-f]{64}$') || true
+	[ -z "$bad" ] || fail "image not pinned by digest:
+$bad"
+}
+
+@test "workflows: least privilege, no secrets where pull requests run, no pin repeated" {
+	local files name value
+	workflow_files
+	run /usr/bin/python3 - "${files[@]}" <<'PY'
+import sys, yaml
+bad = []
+for path in sys.argv[1:]:
+    doc = yaml.safe_load(open(path))
+    on = doc.get("on", doc.get(True))  # YAML 1.1 reads the key 'on' as true
+    triggers = set(on) if isinstance(on, (dict, list)) else {on}
+    if doc.get("permissions") not in ({}, {"contents": "read"}):
+        bad.append(f"{path}: top-level permissions must be {{}} or contents: read, not {doc.get('permissions')!r}")
+    for name, job in doc["jobs"].items():
+        if "permissions" not in job:
+            bad.append(f"{path}: job {name} declares no permissions")
+        if job.get("secrets") == "inherit":
+            bad.append(f"{path}: job {name} hands every secret on (secrets: inherit)")
+    text = open(path).read()
+    if "pull_request_target" in triggers:
+        bad.append(f"{path}: pull_request_target runs untrusted code with secrets")
+    if "pull_request" in triggers and "secrets." in text:
+        bad.append(f"{path}: runs on pull requests and names secrets")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+	[ "$status" -eq 0 ] || fail "$output"
+	# The k3s version, the bases and the platforms live in the Dockerfiles' ARGs.
+	for name in K3S_VERSION TOOLCHAIN_IMAGE IMAGE_PLATFORMS; do
+		value=$(sed -n "s/^ARG $name=//p" Dockerfile.control-plane)
+		[ -n "$value" ] || fail "Dockerfile.control-plane has no ARG $name default"
+		for value in ${value//,/ }; do
+			! grep -nF -- "$value" "${files[@]}" || fail "the workflows repeat $name's '$value': read it from the Dockerfiles"
+		done
+	done
+}
