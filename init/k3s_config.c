@@ -65,7 +65,9 @@ static int add(struct k3s_config *cfg, const char *key, const char *value)
 		free(v);
 		return -1;
 	}
-	cfg->entries[cfg->count++] = (struct k3s_config_entry){ k, v };
+	struct k3s_config_entry *e = &cfg->entries[cfg->count++];
+	e->key = k;
+	e->value = v;
 	return 0;
 }
 
