@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "probe_limits.h"
+
 static const char *err_or(int e, const char *fallback)
 {
 	return e ? strerror(e) : fallback;
@@ -60,6 +62,79 @@ static int cgroup_verdict(const struct probe *p)
 	return 0;
 }
 
+static void print_links(const struct probe_limits *l)
+{
+	if (!l->tried_links) {
+		printf("probe: links: not tried (a private network namespace: %s)\n", strerror(l->links_err));
+		return;
+	}
+	printf("probe: links (tried in a private network namespace):");
+	for (int i = 0; i < LIMITS_LINKS; i++)
+		printf("%s %s %s%s%s", i ? "," : "", l->links[i].kind, l->links[i].err ? "no" : "yes",
+		       l->links[i].err ? " " : "", l->links[i].err ? strerror(l->links[i].err) : "");
+	printf("\n");
+}
+
+/* "comment conntrack" (matches) or "MASQUERADE" (targets) that are missing. */
+static int missing_xt(const struct probe_limits *l, bool targets, char *out, size_t len)
+{
+	size_t used = 0;
+	int count = 0;
+	out[0] = '\0';
+	for (int i = 0; i < LIMITS_XT; i++) {
+		if (l->xt[i].target != targets || l->xt[i].err != ENOENT)
+			continue;
+		int n = snprintf(out + used, len - used, "%s%s", used ? " " : "", l->xt[i].name);
+		if (n > 0 && (size_t)n < len - used)
+			used += (size_t)n;
+		count++;
+	}
+	return count;
+}
+
+/* What the agent's networking will lack: facts, one line each; they do not
+ * change the verdict (k3s starts; pods or Services then fail). */
+static void print_limits(const struct probe *p)
+{
+	struct probe_limits l;
+	probe_limits(&l);
+	print_links(&l);
+	char matches[256], targets[256];
+	int nm = missing_xt(&l, false, matches, sizeof matches), nt = missing_xt(&l, true, targets, sizeof targets);
+	if (!l.tried_xt)
+		printf("probe: iptables matches and targets: not asked (socket(AF_INET, SOCK_RAW): %s)\n",
+		       strerror(l.raw_err));
+	else if (l.xt_err)
+		printf("probe: iptables matches and targets: not answered (%s)\n", strerror(l.xt_err));
+	else
+		printf("probe: iptables matches and targets missing: %s%s%s\n", nm || nt ? matches : "none",
+		       nm && nt ? "; targets " : nt ? "targets " : "", targets);
+	if (l.tried_links && l.links[0].err)
+		printf("limit: no vxlan devices (RTM_NEWLINK: %s): flannel's default vxlan backend cannot work; "
+		       "set flannel-backend: host-gw (or none) on the server\n", strerror(l.links[0].err));
+	if (l.tried_links && (l.links[1].err || l.links[2].err))
+		printf("limit: no %s devices (RTM_NEWLINK: %s): the bridge CNI plugin cannot give pods a network; "
+		       "only hostNetwork pods can run\n", l.links[1].err ? "bridge" : "veth",
+		       strerror(l.links[1].err ? l.links[1].err : l.links[2].err));
+	if (!l.tried_links)
+		printf("limit: network devices cannot be created here (%s): pods get no network of their own; "
+		       "only hostNetwork pods can run\n", strerror(l.links_err));
+	if (!l.tried_xt) {
+		/* gVisor: EPERM in netstack without --net-raw; with host networking
+		 * there is no netfilter at all (EAFNOSUPPORT or the like). */
+		bool no_netstack = l.raw_err != EPERM && l.raw_err != EACCES;
+		printf("limit: no raw sockets (%s): legacy iptables cannot read or load rules, so kube-proxy and "
+		       "flannel cannot either%s\n", strerror(l.raw_err),
+		       !p->gvisor ? ""
+		       : no_netstack ? "; gVisor's host network mode has no iptables at all, its netstack has them with --net-raw"
+				     : "; gVisor has them only with runsc --net-raw");
+	}
+	else if (nm || nt)
+		printf("limit: iptables lacks %s%s%s%s: the kube-proxy, flannel and network policy rules that use "
+		       "them fail to load\n", nm ? "the matches " : "", matches, nm && nt ? " and the targets " :
+		       nt ? "the targets " : "", targets);
+}
+
 int doctor_run(struct ctx *c)
 {
 	int bad = 0;
@@ -86,6 +161,8 @@ int doctor_run(struct ctx *c)
 		if (d != DECIDE_RUN && strcmp(s->name, "cgroups") == 0 && agent)
 			bad |= cgroup_verdict(c->probe);
 	}
+	if (agent)
+		print_limits(c->probe);
 	if (c->probe->k3s_path[0] == '\0') {
 		char msg[PLAN_WHY];
 		snprintf(msg, sizeof msg, "%s not found on PATH (exit 127)", c->cli->argv[0]);

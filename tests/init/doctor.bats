@@ -22,7 +22,24 @@ setup_file() {
 	assert_line "probe: program: k3s -> $K3SBIN/k3s"
 	assert_line --regexp '^plan: kmsg: ok: '
 	assert_line --regexp '^plan: host-local: repair: no runnable host-local on PATH'
+	# The agent's networking: devices tried in a private network namespace
+	# (none is left), iptables asked for its matches and targets.
+	assert_line "probe: links (tried in a private network namespace): vxlan yes, bridge yes, veth yes"
+	assert_line "probe: iptables matches and targets missing: none"
+	refute_line --regexp '^limit: '
 	assert_line "verdict: k3s can be expected to start"
+}
+
+@test "agent networking limits: named, one line each, with what they break" {
+	# Raw sockets taken away (no CAP_NET_RAW), as in gVisor without --net-raw.
+	run ns_run "setpriv --inh-caps=-net_raw --bounding-set=-net_raw \$K3S_INIT doctor agent; ip -o link | grep -c k3si || true"
+	assert_success
+	assert_line "probe: iptables matches and targets: not asked (socket(AF_INET, SOCK_RAW): Operation not permitted)"
+	assert_line "limit: no raw sockets (Operation not permitted): legacy iptables cannot read or load rules, so kube-proxy and flannel cannot either"
+	assert_line "0"
+	# A control plane runs no kube-proxy or flannel: not asked.
+	run ns_run "\$K3S_INIT doctor server --disable-agent"
+	refute_line --regexp '^(limit|probe: links|probe: iptables matches)'
 }
 
 @test "gVisor-like conditions (no kmsg, no cgroups, missing tunables): repairs planned, nothing changed" {
