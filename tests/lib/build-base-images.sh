@@ -8,7 +8,10 @@
 # debootstrap rootfs tarball is kept in $K3S_SANDBOX_CACHE
 # (/var/cache/k3s-sandbox). ENGINES="docker podman" (default) picks engines;
 # IMAGES="debian toolchain k3s" (default) picks images. Prints what it did.
-# Exit status: 0 done, 1 a build failed, 64 bad setting.
+# debootstrap's package mirror is DEBIAN_MIRROR, else the one this machine's
+# apt sources use (tests/lib/debian-mirror.bash); it is only needed when the
+# rootfs tarball is not cached.
+# Exit status: 0 done, 1 a build failed, 64 bad setting (or no mirror known).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +21,8 @@ cache=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}
 force=${FORCE:-0}
 engines=${ENGINES:-docker podman}
 images=${IMAGES:-debian toolchain k3s}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# shellcheck source=tests/lib/debian-mirror.bash
+. "$here/debian-mirror.bash"
 
 DEBIAN_IMAGE=k3s-sandbox-test/debian:bookworm
 TOOLCHAIN_IMAGE=k3s-sandbox-test/toolchain:local
@@ -26,7 +30,7 @@ K3S_IMAGE=k3s-sandbox-test/k3s:local
 
 say() { echo "build-base-images: $*"; }
 die() {
-	echo "build-base-images: $*" >&2
+	echo "build-base-images: $1" >&2
 	exit "${2:-1}"
 }
 
@@ -94,6 +98,8 @@ rootfs_tarball() {
 		return
 	fi
 	command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
+	local mirror
+	mirror=$(debian_mirror) || die "rootfs: cannot debootstrap without a package mirror (see above)" 64
 	mkdir -p "$cache"
 	work=$(mktemp -d "$cache/rootfs.XXXXXX")
 	say "rootfs: debootstrap --variant=minbase bookworm ($mirror)"
