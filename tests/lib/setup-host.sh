@@ -66,12 +66,14 @@ fi
 daemon_json="$daemon_json}}"
 if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]; then
 	printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
-	if pgrep -x dockerd >/dev/null; then
-		# Restart rather than SIGHUP: dockerd 20.10's config reload has been
-		# seen to panic here, taking every running container with it.
-		pkill -x dockerd
-		while pgrep -x dockerd >/dev/null; do sleep 0.2; done
-	fi
+	# Restart rather than SIGHUP: dockerd 20.10's config reload has been
+	# seen to panic here, taking every running container with it. Wait for
+	# the very process that was told to stop: waiting for "no dockerd at
+	# all" never ends when another setup starts one meanwhile.
+	for pid in $(pgrep -x dockerd || true); do
+		kill "$pid" 2>/dev/null || continue
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+	done
 fi
 
 log_dir=/var/log/k3s-sandbox-tests
