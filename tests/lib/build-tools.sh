@@ -28,25 +28,28 @@ tools=${TOOLS:-runsc helm compose}
 destdir=${TOOLS_DESTDIR:-}
 
 # gVisor: the module's synthetic `go` branch (Go sources only, for the plain
-# Go toolchain). This pseudo-version is the go branch as of 2026-09-05
-# (commit 160fafc42237): master after release-20260817.0, the newest gVisor
-# the module proxy serves (a query for the branch itself is refused; @latest
-# resolves to this commit). Why this one: it is current (sandbox networking
-# on this kernel needs a runsc from 2024-08 on; cgroup v2, cgroup namespaces
-# and the iptables `mark` match came in 2026-07), and although upstream has
-# called runsc builds from the go branch unsupported since 2026-07 (runsc
-# now wants sidecar binaries next to it), this commit still carries the
-# embedded fallbacks (runsc/gvisorbinaries/embed), so the one binary runs
-# containers: under Docker with netstack, checked by tests/images/gvisor.bats.
+# Go toolchain). This pseudo-version is the go branch's commit 160fafc42237 of
+# 2026-09-05: gVisor master of early September 2026, later than
+# release-20260817.0 (it has master's changes of 2026-08-21). It is what the
+# module proxy resolves @latest to; the proxy refuses a query for the branch
+# itself. Why this one: it is current (netstack works on this kernel only in
+# runsc from 2024-08 on; cgroup v2, cgroup namespaces and the iptables `mark`
+# match came in 2026-07), and although upstream has called runsc builds from
+# the go branch unsupported since 2026-07 (runsc now wants sidecar binaries
+# next to it), this commit still carries the embedded fallbacks
+# (runsc/gvisorbinaries/embed), so the one binary runs containers, with
+# netstack under Docker here: tests/images/gvisor-current.bats.
 GVISOR_VERSION=v0.0.0-20260905035102-160fafc42237
-# helm v3: the newest v3 release the proxy serves.
+# helm v3: a release the module proxy serves; its go.mod has no replace or
+# exclude directives, so `go install module@version` builds it.
 HELM_VERSION=v3.22.0
 # Compose v2: Debian trixie's docker-compose package (upstream 2.26.1), not a
-# build of github.com/docker/compose/v2. The package is one 13 MB download
-# (seconds) of a binary that is known to work with this machine's dockerd
-# 20.10; a build compiles some 200 modules (minutes on 2 cores), each of
-# which the module proxy must serve, for a client whose compatibility with
-# that daemon would still have to be proven. Any Debian revision of 2.26.1
+# build of github.com/docker/compose/v2. Both work with this machine's dockerd
+# 20.10 (v2.40.3 was built and tried: its go.mod has exclude directives, so
+# it builds only inside its own module, like runsc here). But the package is
+# one 13 MB download, about 15 s with the apt lists, where the build compiles
+# some 200 modules, each of which the module proxy must keep serving: 6 CPU
+# minutes, 22 minutes on these 2 shared cores. Any Debian revision of 2.26.1
 # will do (the mirror may replace -4 with a later one); the one taken is
 # recorded in the cache as debian-version.
 COMPOSE_VERSION=2.26.1
