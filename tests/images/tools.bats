@@ -96,6 +96,24 @@ mirror_of() { # root
 	assert_output "build-tools: TOOLS_DESTDIR must be an absolute path, not 'relative/dir'"
 }
 
+@test "build-tools.sh: a failed download fails the run and names the step" {
+	local tmp=$BATS_TEST_TMPDIR
+	# Empty caches, and no way to the module proxy.
+	TOOLS=runsc GOPROXY=off GOMODCACHE=$tmp/gomod K3S_SANDBOX_CACHE=$tmp/cache TOOLS_DESTDIR=$tmp/dest \
+		run "$TOP/tests/lib/build-tools.sh"
+	assert_failure 1
+	assert_output --regexp 'build-tools: runsc: go mod download gvisor\.dev/gvisor@v0\.0\.0-[0-9a-f-]+ failed after [0-9]+ s \(full log: '
+	assert_output --partial "module lookup disabled by GOPROXY=off"
+	assert_file_not_exists "$tmp/dest/usr/local/lib/k3s-sandbox/runsc-current"
+	# A mirror that does not answer.
+	TOOLS=compose DEBIAN_MIRROR=http://127.0.0.1:9/debian K3S_SANDBOX_CACHE=$tmp/cache TOOLS_DESTDIR=$tmp/dest \
+		run "$TOP/tests/lib/build-tools.sh"
+	assert_failure 1
+	assert_output --partial "build-tools: compose: apt-get update (trixie only, private lists) failed after"
+	assert_file_not_exists "$tmp/dest/usr/local/lib/docker/cli-plugins/docker-compose"
+	chmod -R u+w "$tmp/gomod" 2>/dev/null || true
+}
+
 @test "build-tools.sh: a second run takes every tool from the cache, in seconds" {
 	local dest="$BATS_TEST_TMPDIR/dest" start=$SECONDS
 	TOOLS_DESTDIR=$dest run "$TOP/tests/lib/build-tools.sh"

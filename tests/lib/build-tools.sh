@@ -97,8 +97,10 @@ run_step() {
 }
 
 # fresh_work TOOL: a new work directory inside the cache, so that the final
-# rename into place stays on one filesystem.
+# rename into place stays on one filesystem. A failed earlier attempt's
+# directory (kept for its log) goes first.
 fresh_work() {
+	rm -rf "$tools_dir/.$1".*
 	mktemp -d "$tools_dir/.$1.XXXXXX"
 }
 
@@ -225,7 +227,7 @@ build_compose() {
 		"$arch" "$mirror" "$COMPOSE_SUITE" >"$work/apt/sources.list"
 	say "compose $version: fetching docker-compose from Debian $COMPOSE_SUITE ($mirror; log: $work/build.log)"
 	run_step compose "apt-get update ($COMPOSE_SUITE only, private lists)" "$work/build.log" \
-		private_apt "$work" apt-get update
+		private_apt "$work" apt-get update --error-on=any
 	deb_version=$(private_apt "$work" apt-cache madison docker-compose |
 		awk -v v="$version" -v s="$COMPOSE_SUITE" '$3 ~ ("^" v "-") && $0 ~ (" " s "/") {print $3; exit}')
 	[ -n "$deb_version" ] || die "compose: Debian $COMPOSE_SUITE at $mirror has no docker-compose $version-* (log: $work/build.log)"
