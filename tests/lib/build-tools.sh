@@ -121,9 +121,9 @@ cached() { # tool version file
 
 # Go builds: no toolchain download (GOTOOLCHAIN=local: a too old go fails
 # with a message saying which version the module needs), static binaries,
-# reproducible paths, and none of the caller's GOFLAGS.
+# reproducible paths, and none of the caller's GOFLAGS or workspace.
 go_env() {
-	env GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$@"
+	env GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$@"
 }
 
 build_runsc() {
