@@ -80,9 +80,9 @@ config() { # image go-template
 image_file() { # image path
 	local c rc=0 dir="$BATS_TEST_TMPDIR/image-file"
 	rm -rf "$dir" && mkdir -p "$dir"
-	c=$("$DOCKER" create "$1") || return 1
+	c=$("$DOCKER" create --name "$PREFIX-image-file" "$1") || return 1
 	"$DOCKER" cp "$c:$2" "$dir/file" || rc=1
-	"$DOCKER" rm -f "$c" >/dev/null
+	"$DOCKER" rm -f -v "$c" >/dev/null
 	[ "$rc" = 0 ] && cat "$dir/file"
 }
 
@@ -110,9 +110,9 @@ image_file() { # image path
 image_modes() { # image path...
 	local image=$1 c
 	shift
-	c=$("$DOCKER" create "$image") || return 1
+	c=$("$DOCKER" create --name "$PREFIX-image-modes" "$image") || return 1
 	"$DOCKER" export "$c" | tar -tvf - --no-recursion "$@" | awk '{ print $1, $6 }' | sort -k2
-	"$DOCKER" rm "$c" >/dev/null
+	"$DOCKER" rm -v "$c" >/dev/null
 }
 
 @test "built from a checkout made under umask 077, the images keep the usual modes" {

@@ -22,7 +22,7 @@ setup_file() {
 teardown_file() {
 	dc down -v --remove-orphans >/dev/null 2>&1 || true
 	remove_docker_objects
-	podman-compose -f "$TOP/compose.yaml" -p "$PREFIX-podman" down -v >/dev/null 2>&1 || true
+	podman_compose_down "$PREFIX-podman" || true
 	remove_podman_objects
 }
 
@@ -140,9 +140,14 @@ failed_checks() { # container
 }
 
 @test "down then up keeps the cluster state and the token" {
-	local before
+	local before ids anonymous
 	before=$(token)
+	# `down` without -v keeps the named volumes (the state) and also leaves
+	# the containers' anonymous ones: removed here, so the run leaves none.
+	mapfile -t ids < <(dc ps -a -q)
+	mapfile -t anonymous < <(anonymous_volumes "$DOCKER" -- "${ids[@]}")
 	dc down
+	[ "${#anonymous[@]}" -eq 0 ] || "$DOCKER" volume rm "${anonymous[@]}" >/dev/null
 	dc up -d --no-build control-plane
 	assert_state_kept "$before"
 }
@@ -169,7 +174,12 @@ failed_checks() { # container
 	printf 'services:\n  worker:\n    runtime: runsc-host\n    restart: "no"\n    environment:\n      - K3S_STANDIN_ALL_CHECKS=1\n' >"$override"
 	"$DOCKER" info --format '{{json .Runtimes}}' | grep -q '"runsc-host"' ||
 		fail_loudly "Docker has no runtime runsc-host (tests/lib/setup-host.sh adds it)"
-	docker-compose -f "$TOP/compose.yaml" -f "$override" -p "$PROJECT" up -d --no-build --scale worker=1 worker
+	# A fresh worker: scaling 2 down to 1 would remove the second one
+	# without its anonymous volumes. --no-deps: with a second file
+	# docker-compose 1.29 recreates the running control-plane, and that
+	# too leaves the old container's anonymous volumes behind.
+	dc rm -s -f -v worker >/dev/null
+	docker-compose -f "$TOP/compose.yaml" -f "$override" -p "$PROJECT" up -d --no-build --no-deps --scale worker=1 worker
 	w=$(cid worker)
 	assert_equal "$("$DOCKER" inspect -f '{{.HostConfig.Runtime}}' "$w")" runsc-host
 	# Healthy (every check passed) or exited (a check stopped it, as it stops k3s).
@@ -194,7 +204,7 @@ failed_checks() { # container
 	else
 		assert_equal "$(docker_health "$w")" healthy
 	fi
-	dc rm -s -f worker >/dev/null
+	dc rm -s -f -v worker >/dev/null
 }
 
 @test "podman-compose up control-plane: healthy, kubeconfig on the host" {
@@ -209,5 +219,5 @@ failed_checks() { # container
 	logs_have podman "$c" "k3s-init: ready: Kubernetes API at https://127.0.0.1:36444"
 	run "${PODMAN[@]}" exec "$c" cat /var/lib/k3s-sandbox/token
 	assert_output --regexp '^[0-9a-f]{64}$'
-	podman-compose -f "$TOP/compose.yaml" -p "$PREFIX-podman" down -v
+	podman_compose_down "$PREFIX-podman"
 }

@@ -117,6 +117,32 @@ assert_kubeconfig() { # file server
 		fail_loudly "$1 does not look like a kubeconfig"
 }
 
+# The anonymous volumes (the image's VOLUMEs: 64 hex digits) that containers
+# mount. Removing a container without -v (`docker-compose down`, `rm`,
+# scaling down) leaves them behind.
+anonymous_volumes() { # command words... -- container...
+	local cli=()
+	while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+		cli+=("$1")
+		shift
+	done
+	shift
+	[ "$#" -gt 0 ] || return 0
+	"${cli[@]}" inspect -f '{{range .Mounts}}{{if eq .Type "volume"}}{{println .Name}}{{end}}{{end}}' "$@" |
+		grep -E '^[0-9a-f]{64}$' || true
+}
+
+# A podman-compose project down with every volume: podman-compose 1.0 removes
+# containers without -v (their anonymous volumes stay) and only the named
+# volumes with `down -v`, so the containers go first, with theirs.
+podman_compose_down() { # project [compose args...]
+	local project=$1 ids
+	shift
+	mapfile -t ids < <("${PODMAN[@]}" ps -aq --filter "label=io.podman.compose.project=$project" 2>/dev/null)
+	[ "${#ids[@]}" -eq 0 ] || "${PODMAN[@]}" rm -f -v "${ids[@]}" >/dev/null
+	podman-compose -f "$TOP/compose.yaml" "$@" -p "$project" down -v >/dev/null 2>&1
+}
+
 remove_objects() { # command words... : containers, volumes, networks named $PREFIX*
 	local ids
 	mapfile -t ids < <("$@" ps -aq --filter "name=$PREFIX" 2>/dev/null)

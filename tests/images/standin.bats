@@ -54,7 +54,7 @@ EOF
 }
 
 teardown() {
-	docker rm -f "$PREFIX-$BATS_TEST_NUMBER" >/dev/null 2>&1 || true
+	docker rm -f -v "$PREFIX-$BATS_TEST_NUMBER" >/dev/null 2>&1 || true
 }
 
 # ns 'COMMANDS': run COMMANDS (bash) in new mount and network namespaces.

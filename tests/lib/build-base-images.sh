@@ -14,8 +14,11 @@
 # pinned rancher/k3s). That serves the tests that need only what the bases
 # give the images (tests/images/build.bats, release.bats); the tests of the
 # stand-in k3s itself need BASES=build. A later BASES=build run rebuilds them.
-# Exit status: 0 done, 1 a build failed, 64 bad setting, 69 BASES=pull and a
-# pull failed (no registry).
+# debootstrap's package mirror is DEBIAN_MIRROR, else the one this machine's
+# apt sources use (tests/lib/debian-mirror.bash); it is only needed when the
+# rootfs tarball is not cached.
+# Exit status: 0 done, 1 a build failed, 64 bad setting (or no mirror known),
+# 69 BASES=pull and a pull failed (no registry).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,8 +28,9 @@ cache=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}
 force=${FORCE:-0}
 engines=${ENGINES:-docker podman}
 images=${IMAGES:-debian toolchain k3s}
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 bases=${BASES:-build}
+# shellcheck source=tests/lib/debian-mirror.bash
+. "$here/debian-mirror.bash"
 
 DEBIAN_IMAGE=k3s-sandbox-test/debian:bookworm
 TOOLCHAIN_IMAGE=k3s-sandbox-test/toolchain:local
@@ -103,6 +107,8 @@ rootfs_tarball() {
 		return
 	fi
 	command -v debootstrap >/dev/null || die "debootstrap not found (apt-get install debootstrap)"
+	local mirror
+	mirror=$(debian_mirror) || die "rootfs: cannot debootstrap without a package mirror (see above)" 64
 	mkdir -p "$cache"
 	work=$(mktemp -d "$cache/rootfs.XXXXXX")
 	say "rootfs: debootstrap --variant=minbase bookworm ($mirror)"

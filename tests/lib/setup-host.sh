@@ -1,9 +1,10 @@
 #!/bin/bash
 # Prepare a Debian bookworm machine (as root) for the test suites: packages,
-# Docker (VFS storage, gVisor runtime "runsc"), Podman (VFS), and actionlint
-# (built once from its Go module into $K3S_SANDBOX_CACHE/tools; needs Go >=
-# 1.25 on PATH or in /usr/local/go). Idempotent: a second run installs
-# nothing and starts nothing that already runs.
+# the tools Debian lacks (tests/lib/build-tools.sh: a current gVisor runsc,
+# helm, Compose v2; actionlint, built once from its Go module into
+# $K3S_SANDBOX_CACHE/tools), Docker (VFS storage, gVisor runtimes), Podman
+# (VFS). Idempotent: a second run installs nothing, builds nothing that is
+# cached and starts nothing that already runs.
 set -eu
 
 packages=(
@@ -26,6 +27,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Built or fetched once per version, then taken from the cache; a failed
+# step stops the setup with its name.
+"$(dirname "$0")/build-tools.sh"
+
 # Docker: VFS works on every filesystem the engines meet here; runsc with
 # --network=none because gVisor's netstack refuses the root network namespace
 # ("cannot run with network enabled in root network namespace"); runsc-host
@@ -33,6 +38,10 @@ fi
 # container reach others on a compose network. (gVisor's host networking has
 # no iptables at all, legacy or nft, with or without --net-raw: the gVisor
 # worker test names that as the one check that fails.)
+# runsc-current and runsc-current-netraw are the current gVisor that
+# build-tools.sh builds, with its own network stack (netstack, what cloud IDEs
+# run; it works on this kernel), and with raw sockets (--net-raw), which
+# netstack's iptables needs. Debian's runsc and runsc-host stay as they are.
 # Where this host's own capability bounding set has gaps (some CI sandboxes
 # drop CAP_SYS_RESOURCE), runc cannot grant a --privileged container every
 # capability; runc-bounded drops the ones the host lacks and runs runc.
@@ -48,19 +57,24 @@ if [ $((bounding & all_capabilities)) -ne "$all_capabilities" ]; then
 fi
 
 mkdir -p /etc/docker
+runsc_current=/usr/local/lib/k3s-sandbox/runsc-current
 daemon_json='{"storage-driver":"vfs","default-runtime":"'"$default_runtime"'","runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none"]},"runsc-host":{"path":"/usr/bin/runsc","runtimeArgs":["--network=host"]}'
+daemon_json="$daemon_json"',"runsc-current":{"path":"'"$runsc_current"'","runtimeArgs":["--network=sandbox"]}'
+daemon_json="$daemon_json"',"runsc-current-netraw":{"path":"'"$runsc_current"'","runtimeArgs":["--network=sandbox","--net-raw"]}'
 if [ "$capability_gap" = yes ]; then
 	daemon_json="$daemon_json"',"runc-bounded":{"path":"/usr/local/lib/k3s-sandbox/runc-bounded"}'
 fi
 daemon_json="$daemon_json}}"
 if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]; then
 	printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
-	if pgrep -x dockerd >/dev/null; then
-		# Restart rather than SIGHUP: dockerd 20.10's config reload has been
-		# seen to panic here, taking every running container with it.
-		pkill -x dockerd
-		while pgrep -x dockerd >/dev/null; do sleep 0.2; done
-	fi
+	# Restart rather than SIGHUP: dockerd 20.10's config reload has been
+	# seen to panic here, taking every running container with it. Wait for
+	# the very process that was told to stop: waiting for "no dockerd at
+	# all" never ends when another setup starts one meanwhile.
+	for pid in $(pgrep -x dockerd || true); do
+		kill "$pid" 2>/dev/null || continue
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+	done
 fi
 
 log_dir=/var/log/k3s-sandbox-tests
@@ -161,4 +175,7 @@ fi
 mkdir -p "$tools/bin"
 [ "$(readlink "$tools/bin/actionlint" 2>/dev/null)" = "$actionlint" ] || ln -sfn "$actionlint" "$tools/bin/actionlint"
 
-echo "setup-host: ready (docker $(docker version --format '{{.Server.Version}}'), $(runsc --version | head -n 1), podman $(podman --version | awk '{print $3}'))"
+echo "setup-host: ready (docker $(docker version --format '{{.Server.Version}}'), $(runsc --version | head -n 1)," \
+	"runsc-current $("$runsc_current" --version | head -n 1 | awk '{print $3}'), podman $(podman --version | awk '{print $3}')," \
+	"$(docker compose version 2>/dev/null | head -n 1), docker-compose $(docker-compose version --short)," \
+	"podman-compose $(podman-compose version 2>/dev/null | awk '/podman-compose/ {print $NF; exit}'), helm $(helm version --short))"

@@ -1,0 +1,82 @@
+#!/usr/bin/env bats
+# The control-plane image under the current gVisor (Docker runtime
+# runsc-current: the runsc tests/lib/build-tools.sh builds) with gVisor's own
+# network stack, netstack, on a user network: the way a cloud IDE runs it.
+# Debian's runsc refuses netstack on this kernel, so its tests use
+# --network=none or host; this one reaches the API from another container.
+
+load helpers
+
+setup_file() {
+	ensure_images docker
+	local runtimes
+	runtimes=$("$DOCKER" info --format '{{json .Runtimes}}')
+	grep -q '"runsc-current"' <<<"$runtimes" && grep -q '"runsc-current-netraw"' <<<"$runtimes" ||
+		fail_loudly "Docker has no runtime runsc-current or runsc-current-netraw (tests/lib/setup-host.sh adds them)"
+}
+
+setup() {
+	load_libs
+	out="$BATS_TEST_TMPDIR/kubeconfig"
+	make_output_dir "$out"
+	net=$PREFIX-gvisor-net
+	"$DOCKER" network create "$net" >/dev/null
+}
+
+teardown() {
+	remove_docker_objects
+}
+
+# GET /readyz from another container (runc) on the network, by the
+# control-plane's name; prints the status line. The stand-in answers plain
+# HTTP on the API port.
+readyz_from_peer() { # host
+	"$DOCKER" run --rm --name "$PREFIX-gvisor-peer" --network "$net" k3s-sandbox-test/debian:bookworm \
+		bash -c 'exec 3<>"/dev/tcp/$1/6443" && printf "GET /readyz HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3' _ "$1"
+}
+
+@test "runsc-current (netstack) on a user network: control-plane healthy, its API answers another container by name, SIGTERM stops it" {
+	local c=$PREFIX-cp-gvisor-netstack
+	"$DOCKER" run -d --name "$c" --runtime runsc-current --network "$net" --network-alias control-plane \
+		--tmpfs /run --tmpfs /var/run -v "$out:/output" -e K3S_INIT_KUBECONFIG_DIR=/output "$CP_IMAGE" >/dev/null
+	wait_until 120 docker_healthy "$c" || { "$DOCKER" logs "$c" >&2; false; }
+	assert_equal "$("$DOCKER" inspect -f '{{.HostConfig.Privileged}} {{.HostConfig.Runtime}}' "$c")" "false runsc-current"
+	# Really inside the current gVisor, with a network interface of its own.
+	run "$DOCKER" exec "$c" cat /proc/sys/kernel/osrelease /proc/net/dev
+	assert_success
+	assert_line --partial gvisor
+	assert_line --regexp '^ *eth0:'
+	wait_until 30 test -e "$out/kubeconfig.yaml"
+	assert_kubeconfig "$out/kubeconfig.yaml" 'https://127\.0\.0\.1:6443'
+	assert_kubeconfig "$out/kubeconfig-internal.yaml" 'https://control-plane:6443'
+	logs_have docker "$c" "k3s-init: ready: Kubernetes API at https://127.0.0.1:6443" || { "$DOCKER" logs "$c" >&2; false; }
+	# kubeconfig-internal.yaml's server, from a peer on the same network.
+	run readyz_from_peer control-plane
+	assert_success
+	assert_output --partial "HTTP/1.1 200"
+	local start=$SECONDS
+	"$DOCKER" stop -t 30 "$c" >/dev/null
+	[ $((SECONDS - start)) -lt 10 ] || fail_loudly "docker stop took $((SECONDS - start))s of a 30s grace period"
+	assert_equal "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$c")" 0
+}
+
+@test "runsc-current-netraw: the control-plane comes up the same way; netstack's legacy iptables loads rules only with --net-raw" {
+	local c=$PREFIX-cp-gvisor-netraw
+	"$DOCKER" run -d --name "$c" --runtime runsc-current-netraw --network "$net" --network-alias control-plane \
+		--tmpfs /run --tmpfs /var/run -v "$out:/output" -e K3S_INIT_KUBECONFIG_DIR=/output "$CP_IMAGE" >/dev/null
+	wait_until 120 docker_healthy "$c" || { "$DOCKER" logs "$c" >&2; false; }
+	run readyz_from_peer control-plane
+	assert_success
+	assert_output --partial "HTTP/1.1 200"
+	# What a worker's kube-proxy and flannel need first: a filter and a nat rule.
+	local rules='iptables-legacy -t filter -A INPUT -p tcp --dport 9 -j DROP &&
+		iptables-legacy -t nat -A POSTROUTING -p tcp -s 10.42.0.0/16 -j SNAT --to-source 10.0.0.1 && echo loaded'
+	run "$DOCKER" run --rm --name "$PREFIX-gvisor-iptables" --runtime runsc-current-netraw --privileged \
+		--network "$net" --entrypoint /bin/sh "$WORKER_IMAGE" -c "$rules"
+	assert_success
+	assert_line loaded
+	run "$DOCKER" run --rm --name "$PREFIX-gvisor-iptables" --runtime runsc-current --privileged \
+		--network "$net" --entrypoint /bin/sh "$WORKER_IMAGE" -c "$rules"
+	assert_failure
+	assert_output --partial "can't initialize iptables table \`filter': Table does not exist"
+}

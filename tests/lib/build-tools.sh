@@ -1,0 +1,284 @@
+#!/bin/bash
+# Build (or fetch) the tools the tests use, cache them by version outside the
+# repository, and install them. Run by tests/lib/setup-host.sh; as root.
+#   runsc    gVisor's runsc, built from the Go module gvisor.dev/gvisor, for
+#            the Docker runtimes runsc-current and runsc-current-netraw:
+#            /usr/local/lib/k3s-sandbox/runsc-current
+#   helm     helm v3, built from the Go module helm.sh/helm/v3: /usr/local/bin/helm
+#   compose  Compose v2, the docker CLI plugin (`docker compose`):
+#            /usr/local/lib/docker/cli-plugins/docker-compose
+# Cache: $K3S_SANDBOX_CACHE/tools/<name>-<version>/ (K3S_SANDBOX_CACHE defaults
+# to /var/cache/k3s-sandbox); a later run takes the tool from there in
+# seconds, with no network. Go's own module and build caches (GOMODCACHE,
+# GOCACHE) only make a build faster; empty ones work too.
+# Settings: TOOLS (default "runsc helm compose"), FORCE=1 (rebuild what is
+# cached), GO (the go command; default: go on PATH, else /usr/local/go/bin/go),
+# TOOLS_DESTDIR (a directory the install paths are placed under; default
+# none). Compose's package comes from the machine's Debian mirror
+# (DEBIAN_MIRROR overrides it, tests/lib/debian-mirror.bash).
+# Prints each step's duration. Exit status: 0 done, 1 a download, build or
+# check failed (the message names the step and its log), 64 bad setting.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}
+tools_dir="$cache/tools"
+force=${FORCE:-0}
+tools=${TOOLS:-runsc helm compose}
+destdir=${TOOLS_DESTDIR:-}
+
+# gVisor: the module's synthetic `go` branch (Go sources only, for the plain
+# Go toolchain). This pseudo-version is the go branch's commit 160fafc42237 of
+# 2026-09-05: gVisor master of early September 2026, later than
+# release-20260817.0 (it has master's changes of 2026-08-21). It is what the
+# module proxy resolves @latest to; the proxy refuses a query for the branch
+# itself. Why this one: it is current (netstack works on this kernel only in
+# runsc from 2024-08 on; cgroup v2, cgroup namespaces and the iptables `mark`
+# match came in 2026-07), and although upstream has called runsc builds from
+# the go branch unsupported since 2026-07 (runsc now wants sidecar binaries
+# next to it), this commit still carries the embedded fallbacks
+# (runsc/gvisorbinaries/embed), so the one binary runs containers, with
+# netstack under Docker here: tests/images/gvisor-current.bats.
+GVISOR_VERSION=v0.0.0-20260905035102-160fafc42237
+# helm v3: a release the module proxy serves; its go.mod has no replace or
+# exclude directives, so `go install module@version` builds it.
+HELM_VERSION=v3.22.0
+# Compose v2: Debian trixie's docker-compose package (upstream 2.26.1), not a
+# build of github.com/docker/compose/v2. Both work with this machine's dockerd
+# 20.10 (v2.40.3 was built and tried: its go.mod has exclude directives, so
+# it builds only inside its own module, like runsc here). But the package is
+# one 13 MB download, about 15 s with the apt lists, where the build compiles
+# some 200 modules, each of which the module proxy must keep serving: 6 CPU
+# minutes, 22 minutes on these 2 shared cores. Any Debian revision of 2.26.1
+# will do (the mirror may replace -4 with a later one); the one taken is
+# recorded in the cache as debian-version.
+COMPOSE_VERSION=2.26.1
+COMPOSE_SUITE=trixie
+
+say() { echo "build-tools: $*"; }
+die() {
+	echo "build-tools: $1" >&2
+	exit "${2:-1}"
+}
+
+case "$force" in 0 | 1) ;; *) die "FORCE must be 0 or 1, not '$force'" 64 ;; esac
+[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose)" 64
+for tool in $tools; do
+	case "$tool" in runsc | helm | compose) ;; *) die "TOOLS: unknown tool '$tool' (runsc, helm, compose)" 64 ;; esac
+done
+case "$destdir" in "" | /*) ;; *) die "TOOLS_DESTDIR must be an absolute path, not '$destdir'" 64 ;; esac
+[ "$(id -u)" -eq 0 ] || [ -n "$destdir" ] || die "must run as root to install the tools (or set TOOLS_DESTDIR)" 64
+
+mkdir -p "$tools_dir" || die "cannot create the cache $tools_dir"
+# One run at a time per cache: concurrent test setups wait for each other.
+exec 9>"$tools_dir/.lock"
+flock 9
+
+go_cmd() {
+	local go=${GO:-}
+	if [ -z "$go" ]; then
+		go=$(command -v go 2>/dev/null || true)
+		[ -n "$go" ] || go=/usr/local/go/bin/go
+	fi
+	[ -x "$go" ] || die "$1: the go command is needed to build it and was not found (install Go 1.26+ or set GO=/path/to/go)"
+	echo "$go"
+}
+
+# run_step TOOL STEP LOG COMMAND...: run COMMAND with its output in LOG; on
+# failure print LOG's tail and stop, naming the tool and the step.
+run_step() {
+	local tool=$1 step=$2 log=$3 start=$SECONDS
+	shift 3
+	if ! "$@" >>"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		die "$tool: $step failed after $((SECONDS - start)) s (full log: $log)"
+	fi
+	say "$tool: $step: $((SECONDS - start)) s"
+}
+
+# fresh_work TOOL: a new work directory inside the cache, so that the final
+# rename into place stays on one filesystem. A failed earlier attempt's
+# directory (kept for its log) goes first.
+fresh_work() {
+	rm -rf "$tools_dir/.$1".*
+	mktemp -d "$tools_dir/.$1.XXXXXX"
+}
+
+# finish TOOL VERSION WORK: WORK/out becomes the cached directory; the build
+# log is kept beside it.
+finish() {
+	local tool=$1 version=$2 work=$3 final="$tools_dir/$1-$2"
+	rm -rf "$final"
+	mv "$work/out" "$final"
+	mkdir -p "$tools_dir/logs"
+	mv "$work/build.log" "$tools_dir/logs/$tool-$version.log"
+	rm -rf "$work"
+}
+
+cached() { # tool version file
+	[ "$force" = 0 ] && [ -x "$tools_dir/$1-$2/$3" ]
+}
+
+# Go builds: no toolchain download (GOTOOLCHAIN=local: a too old go fails
+# with a message saying which version the module needs), static binaries,
+# reproducible paths, and none of the caller's GOFLAGS or workspace.
+go_env() {
+	env GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$@"
+}
+
+build_runsc() {
+	local version=$GVISOR_VERSION work go dir start=$SECONDS
+	if cached runsc "$version" runsc; then
+		say "runsc $version: cached in $tools_dir/runsc-$version"
+		return 0
+	fi
+	go=$(go_cmd runsc)
+	work=$(fresh_work runsc)
+	mkdir -p "$work/out"
+	say "runsc $version: building from gvisor.dev/gvisor (log: $work/build.log)"
+	run_step runsc "go mod download gvisor.dev/gvisor@$version" "$work/build.log" \
+		go_env "$go" mod download -json "gvisor.dev/gvisor@$version"
+	dir=$(go_env "$go" mod download -json "gvisor.dev/gvisor@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -d "$dir" ] || die "runsc: go mod download gave no source directory (log: $work/build.log)"
+	# Built inside the downloaded module, as its main module: its own go.mod
+	# and go.sum decide every dependency (it has no replace directives).
+	# The label is what `runsc --version` prints and what its sidecar release
+	# check compares.
+	run_step runsc "go build ./runsc" "$work/build.log" \
+		go_env "$go" -C "$dir" build -trimpath \
+		-ldflags "-s -w -X gvisor.dev/gvisor/runsc/version.version=go-${version#v0.0.0-}" \
+		-o "$work/out/runsc" ./runsc
+	run_step runsc "check: runsc --version" "$work/build.log" "$work/out/runsc" --version
+	"$work/out/runsc" --version | grep -qx "runsc version go-${version#v0.0.0-}" ||
+		die "runsc: the built runsc reports '$("$work/out/runsc" --version | head -n 1)'"
+	finish runsc "$version" "$work"
+	say "runsc $version: built in $((SECONDS - start)) s"
+}
+
+build_helm() {
+	local version=$HELM_VERSION work go gomod minor start=$SECONDS
+	if cached helm "$version" helm; then
+		say "helm $version: cached in $tools_dir/helm-$version"
+		return 0
+	fi
+	go=$(go_cmd helm)
+	work=$(fresh_work helm)
+	mkdir -p "$work/out"
+	say "helm $version: building from helm.sh/helm/v3 (log: $work/build.log)"
+	run_step helm "go mod download helm.sh/helm/v3@$version" "$work/build.log" \
+		go_env "$go" mod download -json "helm.sh/helm/v3@$version"
+	# helm reports the Kubernetes version it was built against as the
+	# default .Capabilities.KubeVersion: its client-go's minor (v0.N -> 1.N).
+	gomod=$(go_env "$go" mod download -json "helm.sh/helm/v3@$version" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+	minor=$(sed -n 's/^\tk8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$gomod")
+	[ -n "$minor" ] || die "helm: no k8s.io/client-go version in $gomod"
+	run_step helm "go install helm.sh/helm/v3/cmd/helm@$version" "$work/build.log" \
+		go_env GOBIN="$work/out" "$go" install -trimpath -ldflags "-s -w \
+			-X helm.sh/helm/v3/internal/version.version=$version \
+			-X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+			-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
+			-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor \
+			-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+			-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor" \
+		"helm.sh/helm/v3/cmd/helm@$version"
+	run_step helm "check: helm version" "$work/build.log" "$work/out/helm" version --short
+	[ "$("$work/out/helm" version --short)" = "$version" ] ||
+		die "helm: the built helm reports '$("$work/out/helm" version --short)', not $version"
+	finish helm "$version" "$work"
+	say "helm $version: built in $((SECONDS - start)) s"
+}
+
+# apt with a private configuration: only the $COMPOSE_SUITE suite of the
+# machine's own Debian mirror, lists and caches in WORK, so the host's package
+# state stays as it is. The host's apt.conf.d (proxies, keyrings) still apply.
+private_apt() { # work command [args...]
+	local work=$1 cmd=$2
+	shift 2
+	"$cmd" -q -o "Dir::Etc::sourcelist=$work/apt/sources.list" -o Dir::Etc::sourceparts=- \
+		-o "Dir::State::Lists=$work/apt/lists" -o "Dir::Cache=$work/apt/cache" \
+		-o Acquire::Languages=none -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false \
+		-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false \
+		-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false "$@"
+}
+
+download_deb() ( # work package=version: into WORK/deb
+	cd "$1/deb" && private_apt "$1" apt-get download "$2"
+)
+
+build_compose() {
+	local version=$COMPOSE_VERSION work mirror arch deb_version deb plugin start=$SECONDS
+	if cached compose "$version" docker-compose; then
+		say "compose $version: cached in $tools_dir/compose-$version ($(cat "$tools_dir/compose-$version/debian-version" 2>/dev/null))"
+		return 0
+	fi
+	command -v apt-get >/dev/null || die "compose: apt-get not found (Compose v2 comes from Debian $COMPOSE_SUITE's docker-compose package)"
+	# shellcheck source=tests/lib/debian-mirror.bash
+	. "$here/debian-mirror.bash"
+	mirror=$(debian_mirror) || die "compose: no package mirror to fetch docker-compose from (see above)" 64
+	arch=$(dpkg --print-architecture)
+	work=$(fresh_work compose)
+	mkdir -p "$work/out" "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
+	# apt drops to the _apt user for downloads: let it write there.
+	chmod 0755 "$work" "$work/apt" "$work/apt/lists" "$work/apt/cache" "$work/apt/cache/archives"
+	if id _apt >/dev/null 2>&1; then
+		chown _apt "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
+	fi
+	printf 'deb [arch=%s signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
+		"$arch" "$mirror" "$COMPOSE_SUITE" >"$work/apt/sources.list"
+	say "compose $version: fetching docker-compose from Debian $COMPOSE_SUITE ($mirror; log: $work/build.log)"
+	run_step compose "apt-get update ($COMPOSE_SUITE only, private lists)" "$work/build.log" \
+		private_apt "$work" apt-get update --error-on=any
+	deb_version=$(private_apt "$work" apt-cache madison docker-compose |
+		awk -v v="$version" -v s="$COMPOSE_SUITE" '$3 ~ ("^" v "-") && $0 ~ (" " s "/") {print $3; exit}')
+	[ -n "$deb_version" ] || die "compose: Debian $COMPOSE_SUITE at $mirror has no docker-compose $version-* (log: $work/build.log)"
+	run_step compose "apt-get download docker-compose=$deb_version" "$work/build.log" \
+		download_deb "$work" "docker-compose=$deb_version"
+	deb=$(find "$work/deb" -name 'docker-compose_*.deb' | head -n 1)
+	[ -n "$deb" ] || die "compose: apt-get download left no .deb (log: $work/build.log)"
+	run_step compose "dpkg-deb -x $(basename "$deb")" "$work/build.log" dpkg-deb -x "$deb" "$work/deb/root"
+	plugin="$work/deb/root/usr/libexec/docker/cli-plugins/docker-compose"
+	[ -x "$plugin" ] || die "compose: $(basename "$deb") holds no usr/libexec/docker/cli-plugins/docker-compose"
+	mv "$plugin" "$work/out/docker-compose"
+	echo "$deb_version" >"$work/out/debian-version"
+	run_step compose "check: docker-compose version" "$work/build.log" "$work/out/docker-compose" version
+	case "$("$work/out/docker-compose" version --short)" in
+	"$version" | "$version"-* | v"$version" | v"$version"-*) ;;
+	*) die "compose: the plugin reports '$("$work/out/docker-compose" version --short)', not $version" ;;
+	esac
+	rm -rf "$work/deb" "$work/apt"
+	finish compose "$version" "$work"
+	say "compose $version: fetched in $((SECONDS - start)) s"
+}
+
+# install_tool SOURCE TARGET: copy (not link: the cache may be on another
+# filesystem, or cleared) when it differs; a rename, so that a running copy
+# is never overwritten in place.
+install_tool() {
+	local source=$1 target="$destdir$2"
+	if cmp -s "$source" "$target"; then
+		return 0
+	fi
+	mkdir -p "$(dirname "$target")"
+	install -m 0755 "$source" "$target.new.$$"
+	mv -f "$target.new.$$" "$target"
+	say "installed $target"
+}
+
+start=$SECONDS
+for tool in $tools; do
+	case "$tool" in
+	runsc)
+		build_runsc
+		install_tool "$tools_dir/runsc-$GVISOR_VERSION/runsc" /usr/local/lib/k3s-sandbox/runsc-current
+		;;
+	helm)
+		build_helm
+		install_tool "$tools_dir/helm-$HELM_VERSION/helm" /usr/local/bin/helm
+		;;
+	compose)
+		build_compose
+		install_tool "$tools_dir/compose-$COMPOSE_VERSION/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
+		;;
+	esac
+done
+say "ready ($tools) in $((SECONDS - start)) s"
