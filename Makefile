@@ -33,7 +33,15 @@ HAVE_STATIC := $(shell printf '$(STATIC_PROBE)' | $(CC) $(CPPFLAGS) $(LDFLAGS) -
 
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
 
-.PHONY: all build static musl-check sanitize test test-init test-cni test-images \
+# How build/k3s-init is linked, recorded so that a change (static libraries
+# appearing, another CC or LDFLAGS) relinks it although no source changed.
+LINK_MODE := $(if $(filter yes,$(HAVE_STATIC)),static,dynamic) $(CC) $(CPPFLAGS) $(LDFLAGS)
+$(BUILD)/link-mode: FORCE
+	@mkdir -p $(@D)
+	@echo '$(LINK_MODE)' | cmp -s - $@ || echo '$(LINK_MODE)' >$@
+FORCE:
+
+.PHONY: all build static musl-check sanitize FORCE test test-init test-cni test-images \
         test-sanitize lint bench fuzz e2e up down doctor images release-images clean help deps
 .DEFAULT_GOAL := build
 
@@ -41,14 +49,14 @@ all: build
 
 ifeq ($(HAVE_STATIC),yes)
 build: $(BUILD)/k3s-init
-$(BUILD)/k3s-init: $(SRCS) $(HDRS)
+$(BUILD)/k3s-init: $(SRCS) $(HDRS) $(BUILD)/link-mode
 	@mkdir -p $(@D)
 	@echo "k3s-init: static build ($(CC))"
 	$(CC) $(WARN) $(HARDEN) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -o $@ $(SRCS) $(LIBS)
 static: build
 else
 build: $(BUILD)/k3s-init musl-check
-$(BUILD)/k3s-init: $(SRCS) $(HDRS)
+$(BUILD)/k3s-init: $(SRCS) $(HDRS) $(BUILD)/link-mode
 	@mkdir -p $(@D)
 	@echo "k3s-init: no static libmnl/jansson for $(CC): dynamic build for tests (make static needs libmnl-static and jansson-static)"
 	$(CC) $(WARN) $(HARDEN) $(DEFS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -fPIE -pie -Wl,-z,relro,-z,now -o $@ $(SRCS) $(LIBS)

@@ -12,6 +12,11 @@
 
 int mkdir_p(const char *path, mode_t mode)
 {
+	/* Most calls find the directory there already: one stat, not a mkdir
+	 * per component (each a round trip into gVisor's sentry). */
+	struct stat existing;
+	if (stat(path, &existing) == 0 && S_ISDIR(existing.st_mode))
+		return 0;
 	char buf[PATH_MAX];
 	size_t len = strlen(path);
 	if (len == 0 || len >= sizeof buf) {
@@ -243,6 +248,22 @@ static int copy_self(const char *tmp)
 	return rc;
 }
 
+/* Whether dest's directory is on the file system this binary is on. */
+static bool same_device_as_self(const char *dest)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", dest);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat self, there;
+	return stat("/proc/self/exe", &self) == 0 && stat(dir, &there) == 0 && self.st_dev == there.st_dev;
+}
+
 /* An empty file at dest with this binary bind-mounted over it. */
 static int bind_self(const char *dest)
 {
@@ -261,8 +282,10 @@ int install_self(const char *dest, bool may_bind, enum install_how *how)
 		return -1;
 	}
 	unlink(tmp);
-	/* A hard link of /proc/self/exe works when dest is on the binary's file system. */
-	if (linkat(AT_FDCWD, "/proc/self/exe", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
+	/* A hard link of /proc/self/exe works when dest is on the binary's file
+	 * system; elsewhere it is not even tried (gVisor takes milliseconds to
+	 * refuse it with EXDEV). */
+	if (same_device_as_self(dest) && linkat(AT_FDCWD, "/proc/self/exe", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
 		*how = INSTALL_LINK;
 	} else if (may_bind && bind_self(dest) == 0) {
 		*how = INSTALL_BIND;

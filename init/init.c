@@ -71,8 +71,11 @@ int init_main(int argc, char **argv)
 	 * arriving while they run is kept for the child instead of killing the
 	 * init (or, as PID 1, being dropped) (pid1.md). The exec path leaves the
 	 * mask alone: k3s inherits it. */
-	if (cli.supervise && cli.command != CMD_DOCTOR && signals_block_all() != 0)
-		log_warn("supervise: could not block signals before the repairs");
+	if (cli.supervise && cli.command != CMD_DOCTOR) {
+		signals_record_launch();
+		if (signals_block_all() != 0)
+			log_warn("supervise: could not block signals before the repairs");
+	}
 	struct probe probe;
 	probe_run(&probe, &cli);
 	struct plan plan;

@@ -1,9 +1,12 @@
 #include "mountinfo.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fsutil.h"
 
 /* Mount points escape space, tab, newline and backslash as \ooo. */
 static void unescape(char *s)
@@ -78,15 +81,19 @@ static int parse_line(char *line, struct mount_entry *e)
 	return 0;
 }
 
+/* More than any container's mount table; a larger one is an error (EFBIG). */
+#define MOUNTINFO_MAX (4u << 20)
+
 int mountinfo_each(int (*cb)(const struct mount_entry *e, void *arg), void *arg)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
+	/* The whole table in as few read()s as possible: gVisor renders the
+	 * file anew for reads at an offset, a fraction of a millisecond each,
+	 * where stdio's 1 KB reads took five of them for one table. */
+	char *text = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 0, MOUNTINFO_MAX, NULL);
+	if (text == NULL)
 		return -1;
-	char *line = NULL;
-	size_t cap = 0;
 	int rc = 0;
-	while (getline(&line, &cap, f) > 0) {
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct mount_entry e;
 		if (parse_line(line, &e) != 0)
 			continue;
@@ -94,8 +101,7 @@ int mountinfo_each(int (*cb)(const struct mount_entry *e, void *arg), void *arg)
 		if (rc != 0)
 			break;
 	}
-	free(line);
-	fclose(f);
+	free(text);
 	return rc;
 }
 

@@ -114,6 +114,7 @@ static void probe_rootfs(struct probe *p)
 }
 
 struct cgroup_scan {
+	bool root_shared; /* the last mount on "/" has a shared peer group */
 	bool v1, v2_root, v2_unified;
 	char controllers[256];
 	bool memory, pids, cpu, cpuset;
@@ -142,11 +143,16 @@ const char *const cgroup_v1_controllers[] = {
 static int cgroup_cb(const struct mount_entry *e, void *arg)
 {
 	struct cgroup_scan *s = arg;
+	/* The last entry mounted on "/" is the one in effect. */
+	if (strcmp(e->mount_point, "/") == 0)
+		s->root_shared = strstr(e->optional, "shared:") != NULL;
 	/* A later mount on /sys/fs/cgroup or a parent hides what was there. */
 	if (strcmp(e->fstype, "cgroup") != 0 && strcmp(e->fstype, "cgroup2") != 0 &&
 	    (strcmp(e->mount_point, "/sys/fs/cgroup") == 0 || strcmp(e->mount_point, "/sys/fs") == 0 ||
 	     strcmp(e->mount_point, "/sys") == 0)) {
+		bool shared = s->root_shared;
 		memset(s, 0, sizeof *s);
+		s->root_shared = shared;
 		return 0;
 	}
 	if (strncmp(e->mount_point, "/sys/fs/cgroup", 14) != 0 ||
@@ -176,12 +182,16 @@ static void v2_controllers(struct cgroup_scan *s)
 		add_controller(s, t);
 }
 
+/* One read of the mount table for the cgroup layout and the propagation of
+ * / (each read is a fraction of a millisecond under gVisor). */
 void probe_cgroups(struct probe *p)
 {
 	struct cgroup_scan s;
 	memset(&s, 0, sizeof s);
 	if (mountinfo_each(cgroup_cb, &s) < 0)
 		log_warn("cannot read /proc/self/mountinfo: %s", strerror(errno));
+	else
+		p->root_shared = s.root_shared;
 	if (s.v2_root) {
 		p->cgroup = CGROUP_V2;
 		v2_controllers(&s);
@@ -256,18 +266,6 @@ static bool has_cap_sys_admin(void)
 	return (caps >> 21) & 1; /* CAP_SYS_ADMIN */
 }
 
-struct root_scan {
-	bool shared;
-};
-
-static int root_cb(const struct mount_entry *e, void *arg)
-{
-	/* The last entry mounted on "/" is the one in effect. */
-	if (strcmp(e->mount_point, "/") == 0)
-		((struct root_scan *)arg)->shared = strstr(e->optional, "shared:") != NULL;
-	return 0;
-}
-
 static void probe_programs(struct probe *p, const struct cli *cli)
 {
 	const char *path = getenv("PATH");
@@ -297,9 +295,6 @@ void probe_run(struct probe *p, const struct cli *cli)
 	p->pid1 = getpid() == 1;
 	p->userns = in_user_namespace();
 	p->cap_sys_admin = has_cap_sys_admin();
-	struct root_scan rs = { false };
-	if (mountinfo_each(root_cb, &rs) == 0)
-		p->root_shared = rs.shared;
 	probe_programs(p, cli);
 	probe_netfilter(p);
 	p->lo_up = probe_loopback_up();

@@ -61,7 +61,8 @@ struct probe {
 extern const char *const cgroup_v1_controllers[];
 
 void probe_run(struct probe *p, const struct cli *cli);
-/* Re-read only the cgroup layout (after the cgroups repair). */
+/* Re-read the cgroup layout and the propagation of / (after the cgroups
+ * repair; the probe's one pass over the mount table). */
 void probe_cgroups(struct probe *p);
 bool probe_sysctl_bad(const struct probe *p, int i);
 const char *cgroup_layout_name(enum cgroup_layout l);

@@ -100,30 +100,37 @@ static bool is_replaced(const char *dir, const char *name, const bool *bad_in_di
 	return false;
 }
 
-static int bind_back(const char *target_dir, const char *name, int *count)
+/* The placeholder's own mode does not show: the bound entry covers it. The
+ * type comes from readdir's d_type where the file system gives one (procfs
+ * does), which saves an lstat per entry. */
+static int bind_back(const char *target_dir, const struct dirent *e, int *count)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
-	if ((size_t)snprintf(src, sizeof src, STAGE "/%s", name) >= sizeof src ||
-	    (size_t)snprintf(dst, sizeof dst, "%s/%s", target_dir, name) >= sizeof dst) {
+	if ((size_t)snprintf(src, sizeof src, STAGE "/%s", e->d_name) >= sizeof src ||
+	    (size_t)snprintf(dst, sizeof dst, "%s/%s", target_dir, e->d_name) >= sizeof dst) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	struct stat st;
-	if (lstat(src, &st) != 0)
-		return -1;
-	if (S_ISDIR(st.st_mode)) {
+	bool dir = e->d_type == DT_DIR;
+	if (e->d_type == DT_UNKNOWN) {
+		struct stat st;
+		if (lstat(src, &st) != 0)
+			return -1;
+		dir = S_ISDIR(st.st_mode);
+	}
+	if (dir) {
 		if (mkdir(dst, 0555) != 0 && errno != EEXIST)
 			return -1;
 	} else {
-		int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, st.st_mode & 0777);
+		int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0444);
 		if (fd < 0)
 			return -1;
 		close(fd);
 	}
 	if (bind_tree(src, dst) != 0) {
-		int e = errno;
-		S_ISDIR(st.st_mode) ? rmdir(dst) : unlink(dst);
-		errno = e;
+		int err = errno;
+		dir ? rmdir(dst) : unlink(dst);
+		errno = err;
 		return -1;
 	}
 	(*count)++;
@@ -159,7 +166,7 @@ static int cover(const char *dir, const bool *bad)
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || is_replaced(dir, e->d_name, bad))
 			continue;
-		if (bind_back(target, e->d_name, &bound) != 0) {
+		if (bind_back(target, e, &bound) != 0) {
 			log_warn("sysctl: cannot bind %s/%s back: %s", target, e->d_name, strerror(errno));
 			failed++;
 		}

@@ -10,8 +10,10 @@
 static bool launch_ignored[NSIG];
 static bool launch_recorded;
 
-static void record_launch_dispositions(void)
+void signals_record_launch(void)
 {
+	if (launch_recorded)
+		return;
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction old;
 		/* The C library refuses its reserved real-time signals (glibc
@@ -22,21 +24,9 @@ static void record_launch_dispositions(void)
 	launch_recorded = true;
 }
 
-/*
- * Runs before main(), before the init core touches any disposition (it may
- * ignore SIGPIPE for its netlink sockets, for instance), so what is recorded
- * is exactly what the launcher (docker, a shell, `env --ignore-signal`) set.
- * Cost: one sigaction() per signal, a few microseconds.
- */
-__attribute__((constructor)) static void signals_record_at_start(void)
-{
-	record_launch_dispositions();
-}
-
 int signals_was_ignored(int sig)
 {
-	if (!launch_recorded)
-		record_launch_dispositions();
+	signals_record_launch();
 	return sig > 0 && sig < NSIG && launch_ignored[sig];
 }
 

@@ -1,10 +1,11 @@
 /*
  * Signal state of the init and of the program it supervises.
  *
- * The launcher's ignore set is recorded before main() runs, so that the
- * supervised child gets it back exactly even if the init changed dispositions
- * while repairing the environment (pid1.md: one peer resets ignored signals to
- * default, another leaves TSTP/TTIN/TTOU blocked in the child; both are bugs).
+ * The launcher's ignore set is recorded first thing in supervise mode, before
+ * anything of the init changes a disposition, so that the supervised child
+ * gets it back exactly (pid1.md: one peer resets ignored signals to default,
+ * another leaves TSTP/TTIN/TTOU blocked in the child; both are bugs). The exec
+ * path does not need it and does not pay its 64 sigaction() calls.
  */
 #ifndef K3S_INIT_SIGNALS_H
 #define K3S_INIT_SIGNALS_H
@@ -27,6 +28,10 @@ int signals_prepare_parent(void);
 /* In the forked child, before exec: the launcher's ignore set exactly, every
  * other signal at its default action, and an empty blocked mask. */
 int signals_reset_for_child(void);
+
+/* Record which signals the launcher left ignored. Idempotent; call it before
+ * any disposition is changed (init_main does, for supervise mode). */
+void signals_record_launch(void);
 
 /* Whether sig was ignored (SIG_IGN) when the program started. */
 int signals_was_ignored(int sig);

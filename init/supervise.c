@@ -252,6 +252,7 @@ int supervise_run(char *const argv[], const struct supervise_options *options)
 		s.companion = options->companion;
 	}
 	signals_handled_set(&s.handled);
+	signals_record_launch(); /* before signals_prepare_parent changes SIGCHLD */
 	if (signals_block_all() != 0)
 		return SUPERVISE_EXIT_INTERNAL;
 	if (signals_prepare_parent() != 0)

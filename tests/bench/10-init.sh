@@ -61,7 +61,14 @@ env -i PATH="$work/k3sbin:/usr/sbin:/usr/bin:/sbin:/bin" K3S_INIT_LOG=quiet \
 calls=$(grep -c 'execve(' "$work/trace")
 echo "execve before k3s: $((calls - 2)) (target 0)"
 
-# gVisor: the same measurement inside one sandbox (docker run overhead excluded).
+# gVisor: the same measurement inside one sandbox (docker run overhead
+# excluded). With the current runsc (runtime runsc-current), every run starts
+# in a fresh mount namespace (fixtures/newns.c), so every run repairs: /dev/kmsg,
+# cgroups, the /proc/sys covers, host-local, the overlayfs decision. Beside it
+# the peer: the same repairs as an entrypoint shell script
+# (fixtures/repairs-peer.sh, busybox), measured the same way. Debian's 2022
+# runsc leaks mounts out of a new mount namespace, so there later runs find
+# the repairs done.
 root="$work/root"
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,run,etc}
 cp "$bin" "$root/k3s-init"
@@ -70,13 +77,32 @@ for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"
 done
+gcc -static -O2 -o "$root/bin/newns" tests/bench/fixtures/newns.c
+cp tests/bench/fixtures/repairs-peer.sh "$root/bin/repairs-peer"
 cp "$work/launch" "$root/bin/launch"
 cp "$work/k3s" "$root/bin/k3s"
 cp /bin/busybox "$root/bin/busybox"
-ln -s busybox "$root/bin/sh"
+for applet in $(/bin/busybox --list); do
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
 tar -C "$root" -c . | docker import - "$image" >/dev/null
+median() { sed -n "${1}p" | sed 's/median_us=\([0-9]*\).*/\1/'; }
+if docker info --format '{{json .Runtimes}}' | grep -q '"runsc-current"'; then
+	g=$(docker run --rm --runtime=runsc-current --privileged -e PATH=/bin -e K3S_INIT_LOG=quiet "$image" sh -c '
+		/bin/launch 100 /bin/newns /bin/k3s &&
+		/bin/launch 100 /bin/newns /k3s-init agent 2>/dev/null &&
+		/bin/launch 30 /bin/newns /bin/sh /bin/repairs-peer /k3s-init /bin/k3s agent 2>/dev/null')
+	g_base=$(echo "$g" | median 1)
+	g_init=$(echo "$g" | median 2)
+	g_peer=$(echo "$g" | median 3)
+	echo "gVisor (current runsc) start-to-exec, fresh mount namespace every run: $(awk "BEGIN {printf \"%.3f\", ($g_init - $g_base) / 1000}") ms median of 100 (target <= 4 ms); the same repairs as a shell script: $(awk "BEGIN {printf \"%.3f\", ($g_peer - $g_base) / 1000}") ms median of 30; ratio $(awk "BEGIN {printf \"%.1f\", ($g_peer - $g_base) / ($g_init - $g_base)}")x"
+	g_ver=$(docker run --rm --runtime=runsc-current -e PATH=/bin "$image" sh -c '/bin/launch 100 /bin/k3s && /bin/launch 100 /k3s-init --version' | median 2)
+	echo "gVisor (current runsc) start of the binary alone (--version): $(awk "BEGIN {printf \"%.3f\", ($g_ver - $g_base) / 1000}") ms ($(file -b "$bin" | grep -q 'statically linked' && echo static || echo 'dynamic: the loader maps libc, libmnl and jansson'))"
+else
+	echo "gVisor (current runsc): no runtime runsc-current (tests/lib/setup-host.sh adds it): not measured" >&2
+fi
 g=$(docker run --rm --runtime=runsc --privileged -e PATH=/bin -e K3S_INIT_LOG=quiet "$image" \
 	sh -c '/bin/launch 100 /k3s-init agent 2>/dev/null && /bin/launch 100 /bin/k3s')
-g_init=$(echo "$g" | sed -n 1p | sed 's/median_us=\([0-9]*\).*/\1/')
-g_base=$(echo "$g" | sed -n 2p | sed 's/median_us=\([0-9]*\).*/\1/')
-echo "gVisor start-to-exec: $(awk "BEGIN {printf \"%.3f\", ($g_init - $g_base) / 1000}") ms median of 100 (init+k3s ${g_init} us, k3s alone ${g_base} us; the first run repairs, later runs find it done) (target <= 20 ms)"
+g_init=$(echo "$g" | median 1)
+g_base=$(echo "$g" | median 2)
+echo "gVisor (Debian's runsc 2022) start-to-exec: $(awk "BEGIN {printf \"%.3f\", ($g_init - $g_base) / 1000}") ms median of 100 (init+k3s ${g_init} us, k3s alone ${g_base} us; the first run repairs, later runs find it done) (target <= 20 ms)"

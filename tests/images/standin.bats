@@ -212,19 +212,27 @@ EOF
 }
 
 @test "server writes the kubeconfig and token, answers readyz, and exits 0 on SIGTERM" {
+	# As real k3s: the port and the kubeconfig come first, /readyz answers ok
+	# only K3S_STANDIN_API_DELAY_MS later; kubectl asks the kubeconfig's server.
 	cat >"$WORK/server.sh" <<EOF
-$STANDIN server --disable-agent -d $WORK/data --write-kubeconfig-mode 640 -o $WORK/out/kubeconfig.yaml 2>$WORK/server.log &
+K3S_STANDIN_API_DELAY_MS=1500 $STANDIN server --disable-agent -d $WORK/data --write-kubeconfig-mode 640 -o $WORK/out/kubeconfig.yaml 2>$WORK/server.log &
 pid=\$!
 for _ in \$(seq 1 100); do [ -s $WORK/out/kubeconfig.yaml ] && break; sleep 0.05; done
-$STANDIN kubectl get --raw=/readyz
-$STANDIN kubectl get --raw /readyz
+exec 3<>/dev/tcp/127.0.0.1/6443; printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3; head -n 1 <&3; exec 3>&-
+$STANDIN kubectl --kubeconfig $WORK/out/kubeconfig.yaml get --raw=/readyz || echo "kubectl early exit \$?"
+sleep 1.6
+$STANDIN kubectl --kubeconfig $WORK/out/kubeconfig.yaml get --raw=/readyz
+KUBECONFIG=$WORK/out/kubeconfig.yaml $STANDIN kubectl get --raw /readyz
 exec 3<>/dev/tcp/127.0.0.1/6443; printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3; head -n 1 <&3
 kill -TERM \$pid; wait \$pid; echo "server exit \$?"
-$STANDIN kubectl get --raw=/readyz || echo "kubectl exit \$?"
+$STANDIN kubectl --kubeconfig $WORK/out/kubeconfig.yaml get --raw=/readyz || echo "kubectl exit \$?"
 EOF
 	run ns "bash $WORK/server.sh"
 	assert_success
-	assert_line "ok"
+	assert_line --partial "HTTP/1.1 503 Service Unavailable"
+	assert_line --partial "Error from server (InternalError)"
+	assert_line "kubectl early exit 1"
+	[ "$(grep -cx ok <<<"$output")" -eq 2 ]
 	assert_line --partial "HTTP/1.1 200 OK"
 	assert_line "server exit 0"
 	assert_line "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"

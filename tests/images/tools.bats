@@ -87,7 +87,7 @@ mirror_of() { # root
 @test "build-tools.sh: bad settings exit 64 naming the setting" {
 	TOOLS=kubectl run "$TOP/tests/lib/build-tools.sh"
 	assert_failure 64
-	assert_output "build-tools: TOOLS: unknown tool 'kubectl' (runsc, helm, compose)"
+	assert_output "build-tools: TOOLS: unknown tool 'kubectl' (runsc, helm, compose, libmnl)"
 	FORCE=yes run "$TOP/tests/lib/build-tools.sh"
 	assert_failure 64
 	assert_output "build-tools: FORCE must be 0 or 1, not 'yes'"
@@ -147,6 +147,16 @@ mirror_of() { # root
 	run podman-compose version
 	assert_success
 	assert_output --regexp 'podman-compose(r)? version +1\.'
+	# The static libmnl the tests' static build of the init links with.
+	run ar t /usr/local/lib/k3s-sandbox/static-libs/libmnl.a
+	assert_success
+	assert_line socket.o
+}
+
+@test "the binary under test is the static build (a static libmnl is installed)" {
+	run file -b "$K3S_INIT"
+	assert_success
+	assert_output --partial "statically linked"
 }
 
 @test "Docker runtimes: runsc and runsc-host (Debian's), runsc-current (netstack) and runsc-current-netraw" {

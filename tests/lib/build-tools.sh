@@ -7,11 +7,14 @@
 #   helm     helm v3, built from the Go module helm.sh/helm/v3: /usr/local/bin/helm
 #   compose  Compose v2, the docker CLI plugin (`docker compose`):
 #            /usr/local/lib/docker/cli-plugins/docker-compose
+#   libmnl   a static libmnl.a (Debian sid's libmnl-dev; bookworm ships only
+#            the shared library), so that the tests' build of the init is
+#            static like the product: /usr/local/lib/k3s-sandbox/static-libs/
 # Cache: $K3S_SANDBOX_CACHE/tools/<name>-<version>/ (K3S_SANDBOX_CACHE defaults
 # to /var/cache/k3s-sandbox); a later run takes the tool from there in
 # seconds, with no network. Go's own module and build caches (GOMODCACHE,
 # GOCACHE) only make a build faster; empty ones work too.
-# Settings: TOOLS (default "runsc helm compose"), FORCE=1 (rebuild what is
+# Settings: TOOLS (default "runsc helm compose libmnl"), FORCE=1 (rebuild what is
 # cached), GO (the go command; default: go on PATH, else /usr/local/go/bin/go),
 # TOOLS_DESTDIR (a directory the install paths are placed under; default
 # none). Compose's package comes from the machine's Debian mirror
@@ -24,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}
 tools_dir="$cache/tools"
 force=${FORCE:-0}
-tools=${TOOLS:-runsc helm compose}
+tools=${TOOLS:-runsc helm compose libmnl}
 destdir=${TOOLS_DESTDIR:-}
 
 # gVisor: the module's synthetic `go` branch (Go sources only, for the plain
@@ -54,6 +57,13 @@ HELM_VERSION=v3.22.0
 # recorded in the cache as debian-version.
 COMPOSE_VERSION=2.26.1
 COMPOSE_SUITE=trixie
+# libmnl: only sid carries the static archive (libmnl-dev 1.0.5); it is built
+# for glibc and asks nothing of it that bookworm's 2.36 lacks (nm: socket,
+# sendto, recvmsg, malloc, __fprintf_chk ...), and 1.0.5 only adds functions
+# to the 1.0.4 headers bookworm installs. A static test build takes no time
+# loading shared libraries: under gVisor that was 6-8 ms of every start.
+LIBMNL_VERSION=1.0.5
+LIBMNL_SUITE=sid
 
 say() { echo "build-tools: $*"; }
 die() {
@@ -62,9 +72,9 @@ die() {
 }
 
 case "$force" in 0 | 1) ;; *) die "FORCE must be 0 or 1, not '$force'" 64 ;; esac
-[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose)" 64
+[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose libmnl)" 64
 for tool in $tools; do
-	case "$tool" in runsc | helm | compose) ;; *) die "TOOLS: unknown tool '$tool' (runsc, helm, compose)" 64 ;; esac
+	case "$tool" in runsc | helm | compose | libmnl) ;; *) die "TOOLS: unknown tool '$tool' (runsc, helm, compose, libmnl)" 64 ;; esac
 done
 case "$destdir" in "" | /*) ;; *) die "TOOLS_DESTDIR must be an absolute path, not '$destdir'" 64 ;; esac
 [ "$(id -u)" -eq 0 ] || [ -n "$destdir" ] || die "must run as root to install the tools (or set TOOLS_DESTDIR)" 64
@@ -205,18 +215,18 @@ download_deb() ( # work package=version: into WORK/deb
 	cd "$1/deb" && private_apt "$1" apt-get download "$2"
 )
 
-build_compose() {
-	local version=$COMPOSE_VERSION work mirror arch deb_version deb plugin start=$SECONDS
-	if cached compose "$version" docker-compose; then
-		say "compose $version: cached in $tools_dir/compose-$version ($(cat "$tools_dir/compose-$version/debian-version" 2>/dev/null))"
-		return 0
-	fi
-	command -v apt-get >/dev/null || die "compose: apt-get not found (Compose v2 comes from Debian $COMPOSE_SUITE's docker-compose package)"
+# fetch_debian_package TOOL WORK SUITE PACKAGE VERSION: the .deb of PACKAGE
+# VERSION-* from Debian SUITE on the machine's own mirror, with private apt
+# lists, unpacked into WORK/deb/root; the Debian version taken goes to
+# WORK/out/debian-version. Any Debian revision of VERSION will do (the mirror
+# may replace one with a later one).
+fetch_debian_package() {
+	local tool=$1 work=$2 suite=$3 package=$4 version=$5 mirror arch deb_version deb
+	command -v apt-get >/dev/null || die "$tool: apt-get not found ($package comes from Debian $suite)"
 	# shellcheck source=tests/lib/debian-mirror.bash
 	. "$here/debian-mirror.bash"
-	mirror=$(debian_mirror) || die "compose: no package mirror to fetch docker-compose from (see above)" 64
+	mirror=$(debian_mirror) || die "$tool: no package mirror to fetch $package from (see above)" 64
 	arch=$(dpkg --print-architecture)
-	work=$(fresh_work compose)
 	mkdir -p "$work/out" "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
 	# apt drops to the _apt user for downloads: let it write there.
 	chmod 0755 "$work" "$work/apt" "$work/apt/lists" "$work/apt/cache" "$work/apt/cache/archives"
@@ -224,22 +234,32 @@ build_compose() {
 		chown _apt "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
 	fi
 	printf 'deb [arch=%s signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' \
-		"$arch" "$mirror" "$COMPOSE_SUITE" >"$work/apt/sources.list"
-	say "compose $version: fetching docker-compose from Debian $COMPOSE_SUITE ($mirror; log: $work/build.log)"
-	run_step compose "apt-get update ($COMPOSE_SUITE only, private lists)" "$work/build.log" \
+		"$arch" "$mirror" "$suite" >"$work/apt/sources.list"
+	say "$tool $version: fetching $package from Debian $suite ($mirror; log: $work/build.log)"
+	run_step "$tool" "apt-get update ($suite only, private lists)" "$work/build.log" \
 		private_apt "$work" apt-get update --error-on=any
-	deb_version=$(private_apt "$work" apt-cache madison docker-compose |
-		awk -v v="$version" -v s="$COMPOSE_SUITE" '$3 ~ ("^" v "-") && $0 ~ (" " s "/") {print $3; exit}')
-	[ -n "$deb_version" ] || die "compose: Debian $COMPOSE_SUITE at $mirror has no docker-compose $version-* (log: $work/build.log)"
-	run_step compose "apt-get download docker-compose=$deb_version" "$work/build.log" \
-		download_deb "$work" "docker-compose=$deb_version"
-	deb=$(find "$work/deb" -name 'docker-compose_*.deb' | head -n 1)
-	[ -n "$deb" ] || die "compose: apt-get download left no .deb (log: $work/build.log)"
-	run_step compose "dpkg-deb -x $(basename "$deb")" "$work/build.log" dpkg-deb -x "$deb" "$work/deb/root"
-	plugin="$work/deb/root/usr/libexec/docker/cli-plugins/docker-compose"
-	[ -x "$plugin" ] || die "compose: $(basename "$deb") holds no usr/libexec/docker/cli-plugins/docker-compose"
-	mv "$plugin" "$work/out/docker-compose"
+	deb_version=$(private_apt "$work" apt-cache madison "$package" |
+		awk -v v="$version" -v s="$suite" '$3 ~ ("^" v "-") && $0 ~ (" " s "/") {print $3; exit}')
+	[ -n "$deb_version" ] || die "$tool: Debian $suite at $mirror has no $package $version-* (log: $work/build.log)"
+	run_step "$tool" "apt-get download $package=$deb_version" "$work/build.log" \
+		download_deb "$work" "$package=$deb_version"
+	deb=$(find "$work/deb" -name "${package}_*.deb" | head -n 1)
+	[ -n "$deb" ] || die "$tool: apt-get download left no .deb (log: $work/build.log)"
+	run_step "$tool" "dpkg-deb -x $(basename "$deb")" "$work/build.log" dpkg-deb -x "$deb" "$work/deb/root"
 	echo "$deb_version" >"$work/out/debian-version"
+}
+
+build_compose() {
+	local version=$COMPOSE_VERSION work plugin start=$SECONDS
+	if cached compose "$version" docker-compose; then
+		say "compose $version: cached in $tools_dir/compose-$version ($(cat "$tools_dir/compose-$version/debian-version" 2>/dev/null))"
+		return 0
+	fi
+	work=$(fresh_work compose)
+	fetch_debian_package compose "$work" "$COMPOSE_SUITE" docker-compose "$version"
+	plugin="$work/deb/root/usr/libexec/docker/cli-plugins/docker-compose"
+	[ -x "$plugin" ] || die "compose: the docker-compose package holds no usr/libexec/docker/cli-plugins/docker-compose"
+	mv "$plugin" "$work/out/docker-compose"
 	run_step compose "check: docker-compose version" "$work/build.log" "$work/out/docker-compose" version
 	case "$("$work/out/docker-compose" version --short)" in
 	"$version" | "$version"-* | v"$version" | v"$version"-*) ;;
@@ -248,6 +268,26 @@ build_compose() {
 	rm -rf "$work/deb" "$work/apt"
 	finish compose "$version" "$work"
 	say "compose $version: fetched in $((SECONDS - start)) s"
+}
+
+build_libmnl() {
+	local version=$LIBMNL_VERSION work archive start=$SECONDS
+	if [ "$force" = 0 ] && [ -f "$tools_dir/libmnl-$version/libmnl.a" ]; then
+		say "libmnl $version: cached in $tools_dir/libmnl-$version ($(cat "$tools_dir/libmnl-$version/debian-version" 2>/dev/null))"
+		return 0
+	fi
+	work=$(fresh_work libmnl)
+	fetch_debian_package libmnl "$work" "$LIBMNL_SUITE" libmnl-dev "$version"
+	archive=$(find "$work/deb/root" -name libmnl.a | head -n 1)
+	[ -n "$archive" ] || die "libmnl: the libmnl-dev package holds no libmnl.a"
+	mv "$archive" "$work/out/libmnl.a"
+	# It must link with this machine's C library: a program calling it, static.
+	printf '#include <libmnl/libmnl.h>\nint main(void) { return mnl_socket_open(0) != 0; }\n' >"$work/probe.c"
+	run_step libmnl "check: a static program links with it" "$work/build.log" \
+		cc -static -o "$work/probe" "$work/probe.c" -L"$work/out" -lmnl
+	rm -rf "$work/deb" "$work/apt" "$work/probe" "$work/probe.c"
+	finish libmnl "$version" "$work"
+	say "libmnl $version: fetched in $((SECONDS - start)) s"
 }
 
 # install_tool SOURCE TARGET: copy (not link: the cache may be on another
@@ -278,6 +318,10 @@ for tool in $tools; do
 	compose)
 		build_compose
 		install_tool "$tools_dir/compose-$COMPOSE_VERSION/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
+		;;
+	libmnl)
+		build_libmnl
+		install_tool "$tools_dir/libmnl-$LIBMNL_VERSION/libmnl.a" /usr/local/lib/k3s-sandbox/static-libs/libmnl.a
 		;;
 	esac
 done
