@@ -60,10 +60,13 @@ static char *store_read_file(int dir_fd, const char *name, size_t *len)
 	return read_file_at(dir_fd, name, O_NOFOLLOW, MAX_CONTENT, len);
 }
 
-/* Like Go's os.WriteFile: create or truncate, mode 0600. */
-static int write_file(int dir_fd, const char *name, const char *data, size_t len)
+/* Write a whole file relative to the store, mode 0600, never through a
+ * symlink. how: O_TRUNC (Go's os.WriteFile: create or truncate), or O_EXCL
+ * for a file that must not exist yet, as upstream's Reserve creates address
+ * files (EEXIST when it is there). 0, or -1 with errno. */
+static int store_write_file(int dir_fd, const char *name, const char *data, size_t len, int how)
 {
-	int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | how | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
 	int rc = write_all(fd, data, len);
@@ -74,19 +77,14 @@ static int write_file(int dir_fd, const char *name, const char *data, size_t len
 	return rc;
 }
 
-/* A file that must not exist yet: O_EXCL, as upstream's Reserve creates
- * address files. 0, or -1 with errno (EEXIST when it is there). */
+static int write_file(int dir_fd, const char *name, const char *data, size_t len)
+{
+	return store_write_file(dir_fd, name, data, len, O_TRUNC);
+}
+
 static int create_file(int dir_fd, const char *name, const char *data, size_t len)
 {
-	int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -1;
-	int rc = write_all(fd, data, len);
-	int saved = errno;
-	if (close(fd) < 0 && rc == 0)
-		return -1;
-	errno = saved;
-	return rc;
+	return store_write_file(dir_fd, name, data, len, O_EXCL);
 }
 
 /* mkdir -p of dataDir. Its components may be symlinks, followed as

@@ -284,9 +284,16 @@ setup_file() {
 	# The failure cannot be caused on a real /proc/sys on demand: a small
 	# LD_PRELOAD library fails that one open() (fixtures/failopen.c).
 	gcc -shared -fPIC -O1 -Wall -Wextra -Werror -o "$BATS_TEST_TMPDIR/failopen.so" "$FIXTURES/failopen.c" -ldl
-	NS_ENV="FAILOPEN_SO=$BATS_TEST_TMPDIR/failopen.so ASAN_OPTIONS=verify_asan_link_order=0" run ns_run "$BAD_SYSCTL;
+	# LD_PRELOAD needs a dynamic binary: the same sources, linked so.
+	local init=$K3S_INIT
+	if file -b "$init" | grep -q 'statically linked'; then
+		make -s -C "$TOP" BUILD="$BATS_TEST_TMPDIR/dynamic" "$BATS_TEST_TMPDIR/dynamic/k3s-init" >&2
+		init=$BATS_TEST_TMPDIR/dynamic/k3s-init
+		file -b "$init" | grep -q 'dynamically linked' || fail "no dynamic build for the fault injection"
+	fi
+	NS_ENV="FAILOPEN_SO=$BATS_TEST_TMPDIR/failopen.so INIT=$init ASAN_OPTIONS=verify_asan_link_order=0" run ns_run "$BAD_SYSCTL;
 		before=\$(grep -c ' /proc/sys/kernel ' /proc/self/mountinfo || true)
-		LD_PRELOAD=\$FAILOPEN_SO FAILOPEN_PATH=/proc/sys/kernel/panic K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER || echo rc=\$?
+		LD_PRELOAD=\$FAILOPEN_SO FAILOPEN_PATH=/proc/sys/kernel/panic K3S_INIT_ROLE=agent \$INIT \$CHECKER || echo rc=\$?
 		echo \"covers \$before \$(grep -c ' /proc/sys/kernel ' /proc/self/mountinfo || true)\"; cat /proc/sys/kernel/osrelease"
 	assert_success
 	assert_line --regexp "^k3s-init: error: sysctl: write /proc/sys/kernel/panic: "
