@@ -236,6 +236,12 @@ bool cli_is_k3s_server(const struct cli *cli)
 	return cli->is_k3s && cli->subcommand != NULL && strcmp(cli->subcommand, "server") == 0;
 }
 
+bool cli_is_k3s_server_or_agent(const struct cli *cli)
+{
+	return cli_is_k3s_server(cli) ||
+	       (cli->is_k3s && cli->subcommand != NULL && strcmp(cli->subcommand, "agent") == 0);
+}
+
 /* --disable-agent, --disable-agent=true|false */
 static int arg_disable_agent(const struct cli *cli)
 {
@@ -292,8 +298,7 @@ static void derive_role(struct cli *cli)
  * wins over the default. Only `server` and `agent` read it. */
 static void load_config(struct cli *cli)
 {
-	if (!cli->is_k3s || cli->subcommand == NULL ||
-	    (strcmp(cli->subcommand, "server") != 0 && strcmp(cli->subcommand, "agent") != 0))
+	if (!cli_is_k3s_server_or_agent(cli))
 		return;
 	const char *config = getenv("K3S_CONFIG_FILE");
 	if (config == NULL || *config == '\0')

@@ -58,6 +58,9 @@ const char *cli_user_value(const struct cli *cli, const char *longname, const ch
 bool cli_user_mentions(const struct cli *cli, const char *list_flag, const char *needle);
 /* The target is `k3s server`. */
 bool cli_is_k3s_server(const struct cli *cli);
+/* The target is `k3s server` or `k3s agent`: the commands that read k3s's
+ * config file and take the init's extra flags. */
+bool cli_is_k3s_server_or_agent(const struct cli *cli);
 const char *role_name(enum role role);
 const char *mode_name(enum mode mode);
 void cli_usage(void);

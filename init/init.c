@@ -43,12 +43,6 @@ static int apply_steps(struct ctx *c)
 	return 0;
 }
 
-static bool takes_flags(const struct cli *cli)
-{
-	return cli->is_k3s && cli->subcommand &&
-	       (strcmp(cli->subcommand, "server") == 0 || strcmp(cli->subcommand, "agent") == 0);
-}
-
 int init_main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "health") == 0) /* the images' HEALTHCHECK (health.c) */
@@ -79,7 +73,7 @@ int init_main(int argc, char **argv)
 	struct probe probe;
 	probe_run(&probe, &cli);
 	struct plan plan;
-	plan_init(&plan, takes_flags(&cli));
+	plan_init(&plan, cli_is_k3s_server_or_agent(&cli));
 	struct ctx c = { .probe = &probe, .cli = &cli, .plan = &plan, .mode = MODE_AUTO };
 	if (cli.command == CMD_DOCTOR) {
 		rc = doctor_run(&c);

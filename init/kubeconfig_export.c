@@ -22,16 +22,13 @@
  */
 #include "kubeconfig_export.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +37,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "repair.h"
+#include "tcp.h"
 
 #define POLL_MS 250
 /* Between two kubectl runs: each one starts k3s's large binary. */
@@ -47,6 +45,9 @@
 /* A kubectl that has not answered by then is killed (it has --request-timeout). */
 #define READYZ_LIMIT_MS 15000
 #define MAX_KUBECONFIG_BYTES (1024 * 1024)
+/* A connect to an address that drops packets would otherwise hang for the
+ * kernel's SYN retries. */
+#define CONNECT_LIMIT_MS 1000
 
 const char *const kubeconfig_export_variables[] = {
 	"KUBECONFIG_DIR", "KUBECONFIG_SERVER", "KUBECONFIG_INTERNAL_SERVER", "KUBECONFIG_WAIT", NULL,
@@ -243,37 +244,22 @@ static void server_address(const char *text, char *host, size_t host_len, char *
 		snprintf(port, port_len, "%.*s", (int)(end - colon - 1), colon + 1);
 }
 
-/* Something listens at the kubeconfig's server. A name other than localhost
- * is not looked up here (no resolver in the watcher): kubectl will tell. */
+/* Something listens at the kubeconfig's server (tried for up to a second).
+ * A name other than localhost is not looked up here (tcp.c): kubectl will
+ * tell. */
 static bool server_listens(const char *text)
 {
 	char host[256], port[8];
 	server_address(text, host, sizeof host, port, sizeof port);
-	if (strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof host, "127.0.0.1");
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof ss);
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-	unsigned long p = strtoul(port, NULL, 10);
-	socklen_t len;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)p);
-		len = sizeof *v4;
-	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)p);
-		len = sizeof *v6;
-	} else {
+	struct tcp_address addresses[TCP_MAX_ADDRESSES];
+	int n = tcp_literal_addresses(host, (unsigned)strtoul(port, NULL, 10), addresses);
+	if (n == 0)
 		return true;
-	}
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tcp_connect_any(addresses, n, clock_monotonic_ms() + CONNECT_LIMIT_MS);
 	if (fd < 0)
 		return false;
-	bool ok = connect(fd, (struct sockaddr *)&ss, len) == 0;
 	close(fd);
-	return ok;
+	return true;
 }
 
 /* In the child: stdio to /dev/null, then k3s kubectl ... get --raw=/readyz. */
