@@ -7,6 +7,8 @@
 #   helm     helm v3, built from the Go module helm.sh/helm/v3: /usr/local/bin/helm
 #   compose  Compose v2, the docker CLI plugin (`docker compose`):
 #            /usr/local/lib/docker/cli-plugins/docker-compose
+#   actionlint  the GitHub workflow linter the lint suite runs, built from the
+#            Go module github.com/rhysd/actionlint: /usr/local/bin/actionlint
 #   libmnl   a static libmnl.a (Debian sid's libmnl-dev; bookworm ships only
 #            the shared library), so that the tests' build of the init is
 #            static like the product: /usr/local/lib/k3s-sandbox/static-libs/
@@ -14,7 +16,7 @@
 # to /var/cache/k3s-sandbox); a later run takes the tool from there in
 # seconds, with no network. Go's own module and build caches (GOMODCACHE,
 # GOCACHE) only make a build faster; empty ones work too.
-# Settings: TOOLS (default "runsc helm compose libmnl"), FORCE=1 (rebuild what is
+# Settings: TOOLS (default "runsc helm compose actionlint libmnl"), FORCE=1 (rebuild what is
 # cached), GO (the go command; default: go on PATH, else /usr/local/go/bin/go),
 # TOOLS_DESTDIR (a directory the install paths are placed under; default
 # none). Compose's package comes from the machine's Debian mirror
@@ -27,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}
 tools_dir="$cache/tools"
 force=${FORCE:-0}
-tools=${TOOLS:-runsc helm compose libmnl}
+tools=${TOOLS:-runsc helm compose actionlint libmnl}
 destdir=${TOOLS_DESTDIR:-}
 
 # gVisor: the module's synthetic `go` branch (Go sources only, for the plain
@@ -46,6 +48,9 @@ GVISOR_VERSION=v0.0.0-20260905035102-160fafc42237
 # helm v3: a release the module proxy serves; its go.mod has no replace or
 # exclude directives, so `go install module@version` builds it.
 HELM_VERSION=v3.22.0
+# actionlint: its go.mod has no replace directives either, so `go install
+# module@version` builds it (it asks for Go 1.25).
+ACTIONLINT_VERSION=v1.7.12
 # Compose v2: Debian trixie's docker-compose package (upstream 2.26.1), not a
 # build of github.com/docker/compose/v2. Both work with this machine's dockerd
 # 20.10 (v2.40.3 was built and tried: its go.mod has exclude directives, so
@@ -72,9 +77,9 @@ die() {
 }
 
 case "$force" in 0 | 1) ;; *) die "FORCE must be 0 or 1, not '$force'" 64 ;; esac
-[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose libmnl)" 64
+[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose actionlint libmnl)" 64
 for tool in $tools; do
-	case "$tool" in runsc | helm | compose | libmnl) ;; *) die "TOOLS: unknown tool '$tool' (runsc, helm, compose, libmnl)" 64 ;; esac
+	case "$tool" in runsc | helm | compose | actionlint | libmnl) ;; *) die "TOOLS: unknown tool '$tool' (runsc, helm, compose, actionlint, libmnl)" 64 ;; esac
 done
 case "$destdir" in "" | /*) ;; *) die "TOOLS_DESTDIR must be an absolute path, not '$destdir'" 64 ;; esac
 [ "$(id -u)" -eq 0 ] || [ -n "$destdir" ] || die "must run as root to install the tools (or set TOOLS_DESTDIR)" 64
@@ -198,6 +203,26 @@ build_helm() {
 	say "helm $version: built in $((SECONDS - start)) s"
 }
 
+build_actionlint() {
+	local version=$ACTIONLINT_VERSION work go start=$SECONDS
+	if cached actionlint "$version" actionlint; then
+		say "actionlint $version: cached in $tools_dir/actionlint-$version"
+		return 0
+	fi
+	go=$(go_cmd actionlint)
+	work=$(fresh_work actionlint)
+	mkdir -p "$work/out"
+	say "actionlint $version: building from github.com/rhysd/actionlint (log: $work/build.log)"
+	run_step actionlint "go install github.com/rhysd/actionlint/cmd/actionlint@$version" "$work/build.log" \
+		go_env GOBIN="$work/out" "$go" install -trimpath -ldflags "-s -w" \
+		"github.com/rhysd/actionlint/cmd/actionlint@$version"
+	run_step actionlint "check: actionlint -version" "$work/build.log" "$work/out/actionlint" -version
+	"$work/out/actionlint" -version | grep -qx "$version" ||
+		die "actionlint: the built actionlint reports '$("$work/out/actionlint" -version | head -n 1)', not $version"
+	finish actionlint "$version" "$work"
+	say "actionlint $version: built in $((SECONDS - start)) s"
+}
+
 # apt with a private configuration: only the $COMPOSE_SUITE suite of the
 # machine's own Debian mirror, lists and caches in WORK, so the host's package
 # state stays as it is. The host's apt.conf.d (proxies, keyrings) still apply.
@@ -318,6 +343,10 @@ for tool in $tools; do
 	compose)
 		build_compose
 		install_tool "$tools_dir/compose-$COMPOSE_VERSION/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
+		;;
+	actionlint)
+		build_actionlint
+		install_tool "$tools_dir/actionlint-$ACTIONLINT_VERSION/actionlint" /usr/local/bin/actionlint
 		;;
 	libmnl)
 		build_libmnl

@@ -1,9 +1,8 @@
 #!/bin/bash
 # Prepare a Debian bookworm machine (as root) for the test suites: packages,
 # the tools Debian lacks (tests/lib/build-tools.sh: a current gVisor runsc,
-# helm, Compose v2; actionlint, built once from its Go module into
-# $K3S_SANDBOX_CACHE/tools), Docker (VFS storage, gVisor runtimes), Podman
-# (VFS). Idempotent: a second run installs nothing, builds nothing that is
+# helm, Compose v2, actionlint, a static libmnl), Docker (VFS storage, gVisor
+# runtimes), Podman (VFS). Idempotent: a second run installs nothing, builds nothing that is
 # cached and starts nothing that already runs.
 set -eu
 
@@ -137,44 +136,6 @@ runc-bounded = [\"/usr/local/lib/k3s-sandbox/runc-bounded\"]"
 if [ "$(cat /etc/containers/containers.conf 2>/dev/null)" != "$containers_conf" ]; then
 	printf '%s\n' "$containers_conf" >/etc/containers/containers.conf
 fi
-# actionlint (the lint suite checks .github/workflows with it): built from
-# its Go module, once, into the cache; tools/bin/actionlint is the stable name.
-actionlint_version=v1.7.12
-tools=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}/tools
-actionlint=$tools/actionlint-$actionlint_version
-if ! "$actionlint" -version 2>/dev/null | grep -qx "$actionlint_version"; then
-	# The first Go >= 1.25 (what actionlint's go.mod asks for): on PATH,
-	# else /usr/local/go (Debian's golang-go is older).
-	go=
-	for candidate in "$(command -v go || true)" /usr/local/go/bin/go; do
-		if [ -z "$candidate" ] || ! [ -x "$candidate" ]; then continue; fi
-		minor=$("$candidate" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
-		if [ -n "$minor" ] && [ "$minor" -ge 25 ]; then
-			go=$candidate
-			break
-		fi
-	done
-	if [ -z "$go" ]; then
-		echo "setup-host: actionlint: no Go >= 1.25 (looked at go on PATH and /usr/local/go/bin/go): cannot build actionlint $actionlint_version" >&2
-		exit 1
-	fi
-	echo "setup-host: actionlint: building github.com/rhysd/actionlint $actionlint_version with $("$go" version | awk '{print $3}')"
-	start=$SECONDS
-	mkdir -p "$tools"
-	gobin=$(mktemp -d "$tools/actionlint.XXXXXX")
-	if ! GOBIN=$gobin "$go" install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version" >"$gobin/build.log" 2>&1; then
-		tail -n 20 "$gobin/build.log" >&2
-		rm -rf "$gobin"
-		echo "setup-host: actionlint: go install github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version failed (above)" >&2
-		exit 1
-	fi
-	mv "$gobin/actionlint" "$actionlint"
-	rm -rf "$gobin"
-	echo "setup-host: actionlint: $actionlint in $((SECONDS - start)) s"
-fi
-mkdir -p "$tools/bin"
-[ "$(readlink "$tools/bin/actionlint" 2>/dev/null)" = "$actionlint" ] || ln -sfn "$actionlint" "$tools/bin/actionlint"
-
 echo "setup-host: ready (docker $(docker version --format '{{.Server.Version}}'), $(runsc --version | head -n 1)," \
 	"runsc-current $("$runsc_current" --version | head -n 1 | awk '{print $3}'), podman $(podman --version | awk '{print $3}')," \
 	"$(docker compose version 2>/dev/null | head -n 1), docker-compose $(docker-compose version --short)," \

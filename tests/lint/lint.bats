@@ -90,7 +90,7 @@ shell_scripts() {
 	done
 }
 
-# The workflows: actionlint (built by tests/lib/setup-host.sh), with shellcheck
+# The workflows: actionlint (built by tests/lib/build-tools.sh), with shellcheck
 # for every run: step, and the rules the project keeps for them.
 workflow_files() {
 	mapfile -t files < <(ls .github/workflows/*.yml)
@@ -98,8 +98,8 @@ workflow_files() {
 }
 
 @test "actionlint (with shellcheck for run: steps) passes on the workflows" {
-	local actionlint=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}/tools/bin/actionlint
-	[ -x "$actionlint" ] || fail "$actionlint is missing (tests/lib/setup-host.sh builds it)"
+	local actionlint=/usr/local/bin/actionlint
+	[ -x "$actionlint" ] || fail "$actionlint is missing (tests/lib/build-tools.sh builds it)"
 	command -v shellcheck || fail "shellcheck is not installed"
 	workflow_files
 	"$actionlint" -version
