@@ -37,6 +37,9 @@ TOOLCHAIN_IMAGE=k3s-sandbox-test/toolchain:local
 K3S_IMAGE=k3s-sandbox-test/k3s:local
 
 say() { echo "build-base-images: $*"; }
+# shellcheck source=tests/lib/image-replace.bash
+. "$here/image-replace.bash"
+
 die() {
 	echo "build-base-images: $1" >&2
 	exit "${2:-1}"
@@ -151,12 +154,15 @@ build_dockerfile() { # engine name dockerfile context [build args...]
 		say "podman: loaded $name from docker in $((SECONDS - start)) s"
 		return 0
 	fi
-	local label
+	local label old cli
 	label="k3s-sandbox-test.inputs=$(inputs_hash "$name")"
+	read -r -a cli <<<"$(engine_cli "$engine")"
+	old=$(image_id "${cli[@]}" "$name")
 	case "$engine" in
 	docker) DOCKER_BUILDKIT=1 $docker_cli build -q --label "$label" -f "$dockerfile" -t "$name" "$@" "$context" >/dev/null ;;
 	podman) podman --storage-driver vfs build -q --layers --label "$label" -f "$dockerfile" -t "$name" "$@" "$context" >/dev/null ;;
 	esac
+	drop_replaced "$old" "${cli[@]}" "$name"
 	say "$engine: built $name in $((SECONDS - start)) s"
 }
 

@@ -22,6 +22,9 @@ variants=${VARIANTS:-control-plane worker}
 context=${CONTEXT:-$top}
 local_bases=${LOCAL_BASES:-0}
 
+# shellcheck source=tests/lib/image-replace.bash
+. "$here/image-replace.bash"
+
 die() {
 	echo "build-images: $1" >&2
 	exit "${2:-1}"
@@ -51,25 +54,29 @@ if [ -n "${K3S_VERSION:-}" ]; then
 fi
 
 build() { # variant
-	local variant=$1 name="$prefix/$1:$tag" start=$SECONDS
+	local variant=$1 name="$prefix/$1:$tag" start=$SECONDS cli old
 	case "$engine" in
 	docker)
 		# Debian's 20.10 client drives the daemon's built-in BuildKit (the
 		# 28.x client in /usr/local/bin has no buildx plugin here).
-		local cli=/usr/bin/docker
-		[ -x "$cli" ] || cli=docker
-		DOCKER_BUILDKIT=1 "$cli" build -q -f "$context/Dockerfile.$variant" -t "$name" "${args[@]}" "$context" >/dev/null ||
+		cli=(/usr/bin/docker)
+		[ -x "${cli[0]}" ] || cli=(docker)
+		old=$(image_id "${cli[@]}" "$name")
+		DOCKER_BUILDKIT=1 "${cli[@]}" build -q -f "$context/Dockerfile.$variant" -t "$name" "${args[@]}" "$context" >/dev/null ||
 			return 1
 		;;
 	podman)
 		# Docker format keeps HEALTHCHECK and STOPSIGNAL (OCI image config has no
 		# healthcheck). chroot isolation: crun refuses this cgroup v1/v2 hybrid
 		# host; small rlimits: RUN steps may not raise them past the caller's.
-		podman --storage-driver vfs build -q --format docker --layers --isolation chroot \
+		cli=(podman --storage-driver vfs)
+		old=$(image_id "${cli[@]}" "$name")
+		"${cli[@]}" build -q --format docker --layers --isolation chroot \
 			--ulimit nofile=4096:4096 --ulimit nproc=4096:4096 -f "$context/Dockerfile.$variant" \
 			-t "$name" "${args[@]}" "$context" >/dev/null || return 1
 		;;
 	esac
+	drop_replaced "$old" "${cli[@]}" "$name"
 	echo "build-images: $engine: built $name in $((SECONDS - start)) s"
 }
 
