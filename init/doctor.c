@@ -14,8 +14,8 @@ static const char *err_or(int e, const char *fallback)
 static void print_probe(const struct probe *p, const struct cli *cli)
 {
 	printf("probe: gvisor: %s (%s)\n", p->gvisor ? "yes" : "no", p->gvisor_why);
-	printf("probe: root filesystem: %s (0x%08lx), %s to cAdvisor\n", p->rootfs, p->root_magic,
-	       p->rootfs_known ? "known" : "unknown");
+	printf("probe: kubelet root dir %s: %s (0x%08lx), %s to cAdvisor\n", p->kubelet_dir, p->kubelet_fs,
+	       p->kubelet_fs_magic, p->kubelet_fs_known ? "known" : "unknown");
 	printf("probe: cgroups: %s; controllers: %s\n", cgroup_layout_name(p->cgroup),
 	       p->cgroup_controllers[0] ? p->cgroup_controllers : "none");
 	printf("probe: /dev/kmsg: %s\n", p->kmsg_readable ? "readable" : strerror(p->kmsg_errno));

@@ -57,28 +57,34 @@ const struct step step_snapshotter = {
 	.apply = snapshotter_apply,
 };
 
-/* cAdvisor cannot report on a root filesystem it does not know (9p, FUSE,
- * F2FS): kubelet stops at "failed to get rootfs info: unable to find data in
- * memory cache" unless local storage capacity isolation is off. */
+/* cAdvisor cannot report on a filesystem it does not know (9p, FUSE, F2FS):
+ * kubelet stops at "Failed to start ContainerManager: failed to get rootfs
+ * info" for the filesystem of its root dir (real kubelet 1.34 under gVisor,
+ * /var/lib/kubelet on a 9p volume: "failed to get device for dir
+ * /var/lib/kubelet ... could not find device in cached partitions map";
+ * on a 9p / it is "unable to find data in memory cache"), unless local storage
+ * capacity isolation is off (pkg/kubelet/cm/container_manager_linux.go asks
+ * only when it is on). */
 static bool local_storage_needed(const struct ctx *c, char *why, size_t len)
 {
-	if (c->probe->rootfs_known) {
-		snprintf(why, len, "root filesystem %s is known to cAdvisor", c->probe->rootfs);
+	const struct probe *p = c->probe;
+	if (p->kubelet_fs_known) {
+		snprintf(why, len, "%s is on %s, known to cAdvisor", p->kubelet_dir, p->kubelet_fs);
 		return false;
 	}
 	if (cli_user_mentions(c->cli, "kubelet-arg", "local-storage-capacity-isolation")) {
 		snprintf(why, len, "local-storage-capacity-isolation already set (arguments or config file)");
 		return false;
 	}
-	snprintf(why, len, "root filesystem %s (0x%08lx) is unknown to cAdvisor", c->probe->rootfs,
-		 c->probe->root_magic);
+	snprintf(why, len, "%s is on %s (0x%08lx), unknown to cAdvisor", p->kubelet_dir, p->kubelet_fs,
+		 p->kubelet_fs_magic);
 	return args_possible(c, why, len);
 }
 
 static int local_storage_apply(struct ctx *c)
 {
-	log_info("local-storage: adding --kubelet-arg=local-storage-capacity-isolation=false (root filesystem %s)",
-		 c->probe->rootfs);
+	log_info("local-storage: adding --kubelet-arg=local-storage-capacity-isolation=false (%s is on %s)",
+		 c->probe->kubelet_dir, c->probe->kubelet_fs);
 	return plan_add_k3s_arg(c->plan, "--kubelet-arg=local-storage-capacity-isolation=false");
 }
 

@@ -80,34 +80,48 @@ struct fs_magic {
 	bool cadvisor;
 };
 
-/* cAdvisor (fs/fs.go processMounts) reports on ext*, btrfs, xfs, zfs, overlay
- * and tmpfs; anything else makes its root filesystem query fail. */
+/* cAdvisor (fs/fs.go processMounts) reports on ext*, nfs*, btrfs, xfs, zfs,
+ * overlay and tmpfs; anything else makes its root filesystem query fail. */
 static const struct fs_magic fs_magics[] = {
 	{ 0xEF53, "ext4", true },          { 0x58465342, "xfs", true },
 	{ 0x9123683E, "btrfs", true },     { 0x2FC12FC1, "zfs", true },
 	{ 0x794C7630, "overlay", true },   { 0x01021994, "tmpfs", true },
-	{ 0x01021997, "9p", false },       { 0x65735546, "fuse", false },
-	{ 0xF2F52010, "f2fs", false },     { 0x6969, "nfs", false },
+	{ 0x6969, "nfs", true },           { 0x01021997, "9p", false },
+	{ 0x65735546, "fuse", false },     { 0xF2F52010, "f2fs", false },
 	{ 0x858458F6, "ramfs", false },    { 0x73717368, "squashfs", false },
 	{ 0x00C36400, "ceph", false },     { 0x61756673, "aufs", false },
 	{ 0x5346544E, "ntfs", false },     { 0x4D44, "vfat", false },
 	{ 0xFF534D42, "cifs", false },     { 0x47504653, "gpfs", false },
 };
 
-static void probe_rootfs(struct probe *p)
+/* kubelet asks cAdvisor about the filesystem of its root directory, not of /
+ * (cmd/kubelet/app/server.go passes RootDirectory to cadvisor.New, whose
+ * RootFsInfo is GetDirFsInfo(rootPath)). k3s keeps kubelet's default,
+ * /var/lib/kubelet, which the images declare a VOLUME: under gVisor that is a
+ * 9p mount even when / is an overlay. Before kubelet creates it, the
+ * directory lands on its nearest existing parent. */
+static void probe_kubelet_fs(struct probe *p)
 {
 	struct statfs s;
-	p->rootfs = "unknown";
-	p->rootfs_known = false;
-	if (statfs("/", &s) != 0) {
-		log_warn("statfs /: %s", strerror(errno));
-		return;
+	snprintf(p->kubelet_dir, sizeof p->kubelet_dir, "%s", KUBELET_ROOT_DIR);
+	p->kubelet_fs = "unknown";
+	p->kubelet_fs_known = false;
+	while (statfs(p->kubelet_dir, &s) != 0) {
+		char *slash = strrchr(p->kubelet_dir, '/');
+		if (errno != ENOENT || slash == NULL || p->kubelet_dir[1] == '\0') {
+			log_warn("statfs %s: %s", p->kubelet_dir, strerror(errno));
+			return;
+		}
+		if (slash == p->kubelet_dir)
+			slash[1] = '\0'; /* "/var" -> "/" */
+		else
+			*slash = '\0';
 	}
-	p->root_magic = (unsigned long)s.f_type & 0xFFFFFFFFUL;
+	p->kubelet_fs_magic = (unsigned long)s.f_type & 0xFFFFFFFFUL;
 	for (size_t i = 0; i < sizeof fs_magics / sizeof fs_magics[0]; i++) {
-		if (fs_magics[i].magic == p->root_magic) {
-			p->rootfs = fs_magics[i].name;
-			p->rootfs_known = fs_magics[i].cadvisor;
+		if (fs_magics[i].magic == p->kubelet_fs_magic) {
+			p->kubelet_fs = fs_magics[i].name;
+			p->kubelet_fs_known = fs_magics[i].cadvisor;
 			return;
 		}
 	}
@@ -287,7 +301,7 @@ void probe_run(struct probe *p, const struct cli *cli)
 {
 	memset(p, 0, sizeof *p);
 	probe_gvisor(p);
-	probe_rootfs(p);
+	probe_kubelet_fs(p);
 	probe_cgroups(p);
 	probe_kmsg(p);
 	for (int i = 0; i < SYSCTL_COUNT; i++)

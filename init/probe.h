@@ -23,12 +23,16 @@ struct sysctl_entry {
 #define SYSCTL_COUNT 9
 extern const struct sysctl_entry sysctl_entries[SYSCTL_COUNT];
 
+/* k3s leaves kubelet's --root-dir at its default. */
+#define KUBELET_ROOT_DIR "/var/lib/kubelet"
+
 struct probe {
 	bool gvisor;
 	char gvisor_why[96];
-	unsigned long root_magic;
-	const char *rootfs;            /* a name for the magic */
-	bool rootfs_known;             /* cAdvisor can report on it */
+	char kubelet_dir[64];          /* KUBELET_ROOT_DIR, or its nearest existing parent */
+	unsigned long kubelet_fs_magic;
+	const char *kubelet_fs;        /* a name for the magic */
+	bool kubelet_fs_known;         /* cAdvisor can report on it */
 	enum cgroup_layout cgroup;
 	char cgroup_controllers[256];  /* space separated */
 	bool cg_memory, cg_pids, cg_cpu, cg_cpuset;

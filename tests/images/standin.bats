@@ -145,7 +145,7 @@ agent_check() { # extra args...
 	assert_output --partial "k3s version v1.34.3+k3s3"
 }
 
-@test "a root filesystem unknown to cAdvisor (ramfs) fails unless local-storage-capacity-isolation=false" {
+@test "kubelet's root dir on a filesystem unknown to cAdvisor (ramfs /) fails unless local-storage-capacity-isolation=false" {
 	local root=$WORK/root
 	mkdir -p "$root"
 	cat >"$WORK/chroot.sh" <<EOF
@@ -158,10 +158,10 @@ mount --bind $WORK/run $root/run/k3s-standin
 EOF
 	run ns "bash $WORK/chroot.sh && K3S_STANDIN_CHECK_ONLY=1 PATH=/bin /usr/sbin/chroot $root /bin/k3s agent -t x -s https://127.0.0.1:6443 -d /data --snapshotter=native"
 	assert_failure 1
-	assert_output --partial "failed to get rootfs info: unable to find data in memory cache"
+	assert_output --partial 'failed to get rootfs info: failed to get device for dir "/var/lib/kubelet"'
 	run ns "bash $WORK/chroot.sh && K3S_STANDIN_CHECK_ONLY=1 PATH=/bin /usr/sbin/chroot $root /bin/k3s agent -t x -s https://127.0.0.1:6443 -d /data --snapshotter=native --kubelet-arg=local-storage-capacity-isolation=false"
 	assert_success
-	assert_output --partial "check rootfs ok / is ramfs, not queried (local-storage-capacity-isolation=false)"
+	assert_output --partial "check rootfs ok /var/lib/kubelet is on ramfs, not queried (local-storage-capacity-isolation=false)"
 }
 
 @test "config file and drop-ins: order, lists, key+ append, server drops unknown keys, agent rejects server keys" {

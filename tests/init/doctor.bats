@@ -15,7 +15,7 @@ setup_file() {
 	run ns_run "\$K3S_INIT doctor agent"
 	assert_success
 	assert_line "probe: gvisor: no (uname $(uname -r))"
-	assert_line --regexp '^probe: root filesystem: [a-z0-9]+ \(0x[0-9a-f]{8}\), known to cAdvisor$'
+	assert_line --regexp '^probe: kubelet root dir /[a-z/]*: [a-z0-9]+ \(0x[0-9a-f]{8}\), known to cAdvisor$'
 	assert_line "probe: /dev/kmsg: readable"
 	assert_line --regexp '^probe: cgroups: (v1|v2|hybrid)'
 	assert_line "probe: role: agent (arguments: k3s agent)"

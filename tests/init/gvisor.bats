@@ -27,13 +27,13 @@ teardown_file() {
 	run gvisor_run "$GVISOR_IMAGE" /k3s-init doctor agent
 	assert_success
 	assert_line --regexp '^probe: gvisor: yes \(uname 4\.4\.0'
-	assert_line "probe: root filesystem: 9p (0x01021997), unknown to cAdvisor"
+	assert_line --regexp "^probe: kubelet root dir /[a-z/]*: 9p \\(0x01021997\\), unknown to cAdvisor$"
 	assert_line "probe: /dev/kmsg: No such file or directory"
 	assert_line "probe: cgroups: none; controllers: none"
 	assert_line "probe: nf_tables: no Protocol not supported"
 	assert_line --regexp "^probe: sysctl vm/panic_on_oom: missing"
 	assert_line --regexp "^probe: sysctl vm/overcommit_memory: unwritable, value 0"
-	assert_line "plan: local-storage: repair: root filesystem 9p (0x01021997) is unknown to cAdvisor"
+	assert_line --regexp "^plan: local-storage: repair: /[a-z/]* is on 9p \\(0x01021997\\), unknown to cAdvisor$"
 	assert_line --regexp "^plan: iptables: repair: mode legacy"
 	# What no repair can give the agent, found by asking (Debian's runsc:
 	# no link creation in a network namespace, no raw sockets without

@@ -211,6 +211,21 @@ setup_file() {
 	refute_line --partial ".k3s-init-overlay"
 }
 
+@test "flags: local storage isolation goes off when kubelet's root dir, not /, is on a filesystem cAdvisor does not know" {
+	# The gVisor case: / an overlay, /var/lib/kubelet a 9p volume. ramfs
+	# stands in for 9p (both unknown to cAdvisor); / stays the host's.
+	run ns_run "mount -t tmpfs tmpfs /var/lib && mkdir /var/lib/kubelet && mount -t ramfs ramfs /var/lib/kubelet && \$K3S_INIT doctor agent && \$K3S_INIT agent"
+	assert_success
+	assert_line "probe: kubelet root dir /var/lib/kubelet: ramfs (0x858458f6), unknown to cAdvisor"
+	assert_line "plan: local-storage: repair: /var/lib/kubelet is on ramfs (0x858458f6), unknown to cAdvisor"
+	assert_line "argv[2]=--kubelet-arg=local-storage-capacity-isolation=false"
+	# Before kubelet creates it, its nearest existing parent decides: a tmpfs.
+	run ns_run "mount -t tmpfs tmpfs /var/lib && \$K3S_INIT doctor agent"
+	assert_success
+	assert_line "probe: kubelet root dir /var/lib: tmpfs (0x01021994), known to cAdvisor"
+	assert_line "plan: local-storage: ok: /var/lib is on tmpfs, known to cAdvisor"
+}
+
 @test "flags: a user --snapshotter wins; K3S_INIT_LOCAL_STORAGE=on adds the kubelet flag" {
 	NS_ENV="K3S_INIT_SNAPSHOTTER=auto K3S_INIT_LOCAL_STORAGE=on" \
 		run ns_run "\$K3S_INIT agent --snapshotter=stargz"
