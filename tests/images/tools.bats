@@ -87,7 +87,7 @@ mirror_of() { # root
 @test "build-tools.sh: bad settings exit 64 naming the setting" {
 	TOOLS=kubectl run "$TOP/tests/lib/build-tools.sh"
 	assert_failure 64
-	assert_output "build-tools: TOOLS: unknown tool 'kubectl' (runsc, helm, compose, actionlint, libmnl)"
+	assert_output "build-tools: TOOLS: unknown tool 'kubectl' (runsc, helm, compose, actionlint, libmnl, kubernetes, containerd, etcd)"
 	FORCE=yes run "$TOP/tests/lib/build-tools.sh"
 	assert_failure 64
 	assert_output "build-tools: FORCE must be 0 or 1, not 'yes'"
@@ -124,6 +124,9 @@ mirror_of() { # root
 	assert_line --regexp '^build-tools: compose 2\.[0-9.]+: cached in /'
 	assert_line --regexp '^build-tools: actionlint v1\.[0-9.]+: cached in /'
 	assert_line --regexp '^build-tools: libmnl 1\.[0-9.]+: cached in /'
+	assert_line --regexp '^build-tools: kubernetes v1\.[0-9.]+: cached in /'
+	assert_line --regexp '^build-tools: containerd v2\.[0-9.]+: cached in /'
+	assert_line --regexp '^build-tools: etcd v3\.[0-9.]+: cached in /'
 	refute_output --partial "building"
 	[ "$took" -le 10 ] || fail_loudly "a cached run took ${took}s"
 	assert_file_executable "$dest/usr/local/lib/k3s-sandbox/runsc-current"
@@ -131,6 +134,10 @@ mirror_of() { # root
 	assert_file_executable "$dest/usr/local/lib/docker/cli-plugins/docker-compose"
 	assert_file_executable "$dest/usr/local/bin/actionlint"
 	assert_file_exists "$dest/usr/local/lib/k3s-sandbox/static-libs/libmnl.a"
+	local part
+	for part in kubelet kube-apiserver kubectl containerd containerd-shim-runc-v2 ctr etcd; do
+		assert_file_executable "$dest/usr/local/lib/k3s-sandbox/real-parts/$part"
+	done
 }
 
 @test "installed: runsc-current beside Debian's runsc, helm v3, Compose v2 plugin, docker-compose v1, podman-compose" {

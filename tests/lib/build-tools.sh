@@ -12,11 +12,19 @@
 #   libmnl   a static libmnl.a (Debian sid's libmnl-dev; bookworm ships only
 #            the shared library), so that the tests' build of the init is
 #            static like the product: /usr/local/lib/k3s-sandbox/static-libs/
+#   kubernetes  kubelet, kube-apiserver and kubectl from the Go module k8s.io/kubernetes
+#            at the Kubernetes version of the k3s pin (Dockerfile.worker's
+#            K3S_VERSION), for the real-parts tests (tests/fixtures/real-parts):
+#            /usr/local/lib/k3s-sandbox/real-parts/
+#   containerd  containerd, containerd-shim-runc-v2 and ctr from the Go module
+#            github.com/containerd/containerd/v2, the release k3s bundles: same place
+#   etcd     the API's datastore, from the Go module go.etcd.io/etcd/server/v3:
+#            same place
 # Cache: $K3S_SANDBOX_CACHE/tools/<name>-<version>/ (K3S_SANDBOX_CACHE defaults
 # to /var/cache/k3s-sandbox); a later run takes the tool from there in
 # seconds, with no network. Go's own module and build caches (GOMODCACHE,
 # GOCACHE) only make a build faster; empty ones work too.
-# Settings: TOOLS (default "runsc helm compose actionlint libmnl"), FORCE=1 (rebuild what is
+# Settings: TOOLS (default "runsc helm compose actionlint libmnl kubernetes containerd etcd"), FORCE=1 (rebuild what is
 # cached), GO (the go command; default: go on PATH, else /usr/local/go/bin/go),
 # TOOLS_DESTDIR (a directory the install paths are placed under; default
 # none). Compose's package comes from the machine's Debian mirror
@@ -29,7 +37,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}
 tools_dir="$cache/tools"
 force=${FORCE:-0}
-tools=${TOOLS:-runsc helm compose actionlint libmnl}
+tools=${TOOLS:-runsc helm compose actionlint libmnl kubernetes containerd etcd}
 destdir=${TOOLS_DESTDIR:-}
 
 # gVisor: the module's synthetic `go` branch (Go sources only, for the plain
@@ -69,6 +77,23 @@ COMPOSE_SUITE=trixie
 # loading shared libraries: under gVisor that was 6-8 ms of every start.
 LIBMNL_VERSION=1.0.5
 LIBMNL_SUITE=sid
+# The parts of a k3s node, for the tests that run real ones. k3s itself is not
+# among them: the module proxy answers 403 "This module version is not
+# available" for every version of github.com/k3s-io/k3s. k3s embeds kubelet
+# and kube-apiserver from Kubernetes at its own version (v1.34.3-k3s3 is
+# Kubernetes v1.34.3), so these are built from k8s.io/kubernetes at the pin's
+# version; containerd is the release k3s v1.34.3 bundles (2.1.5, as its
+# k3s-io fork 2.1.5-k3s1). The datastore is etcd (k3s's embedded one for HA
+# servers), at the version k8s.io/kubernetes v1.34.3 requires. Not kine, k3s's
+# default: v0.17.5, the one release the proxy serves whose dependencies it
+# serves too, loses writes under kube-apiserver 1.34 here (its /readyz stays
+# at "autoregister-completion failed: missing APIService").
+# shellcheck source=tests/lib/dockerfile-args.bash
+. "$here/dockerfile-args.bash"
+k3s_pin=$(dockerfile_arg "$here/../../Dockerfile.worker" K3S_VERSION) || exit 1
+KUBERNETES_VERSION=${k3s_pin%%-k3s*}
+CONTAINERD_VERSION=v2.1.5
+ETCD_VERSION=v3.6.4
 
 say() { echo "build-tools: $*"; }
 die() {
@@ -77,9 +102,12 @@ die() {
 }
 
 case "$force" in 0 | 1) ;; *) die "FORCE must be 0 or 1, not '$force'" 64 ;; esac
-[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose actionlint libmnl)" 64
+[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose actionlint libmnl kubernetes containerd etcd)" 64
 for tool in $tools; do
-	case "$tool" in runsc | helm | compose | actionlint | libmnl) ;; *) die "TOOLS: unknown tool '$tool' (runsc, helm, compose, actionlint, libmnl)" 64 ;; esac
+	case "$tool" in
+	runsc | helm | compose | actionlint | libmnl | kubernetes | containerd | etcd) ;;
+	*) die "TOOLS: unknown tool '$tool' (runsc, helm, compose, actionlint, libmnl, kubernetes, containerd, etcd)" 64 ;;
+	esac
 done
 case "$destdir" in "" | /*) ;; *) die "TOOLS_DESTDIR must be an absolute path, not '$destdir'" 64 ;; esac
 [ "$(id -u)" -eq 0 ] || [ -n "$destdir" ] || die "must run as root to install the tools (or set TOOLS_DESTDIR)" 64
@@ -223,6 +251,124 @@ build_actionlint() {
 	say "actionlint $version: built in $((SECONDS - start)) s"
 }
 
+# module_copy TOOL MODULE@VERSION WORK: a writable copy of the module's source
+# in WORK/src, for a module that only builds as the main module (replace
+# directives, a vendor tree): `go install` refuses such modules.
+module_copy() {
+	local tool=$1 module=$2 work=$3 go dir
+	go=$(go_cmd "$tool")
+	run_step "$tool" "go mod download $module" "$work/build.log" go_env "$go" mod download -json "$module"
+	dir=$(go_env "$go" mod download -json "$module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -d "$dir" ] || die "$tool: go mod download gave no source directory (log: $work/build.log)"
+	cp -r "$dir" "$work/src"
+	chmod -R u+w "$work/src"
+}
+
+# kubelet, kube-apiserver and kubectl. Kubernetes' go.mod points its staging modules
+# (k8s.io/api, client-go, ...) at ./staging, which the module zip leaves out
+# (nested modules): they are required at their published versions instead,
+# v0.N.P for v1.N.P, and the sample-* ones, which no command imports and the
+# proxy does not serve, are dropped. The version ldflags are what `kubelet
+# --version` prints and what the node reports as kubeletVersion.
+build_kubernetes() {
+	local version=$KUBERNETES_VERSION work go staging module minor start=$SECONDS
+	if cached kubernetes "$version" kubelet && cached kubernetes "$version" kube-apiserver &&
+		cached kubernetes "$version" kubectl; then
+		say "kubernetes $version: cached in $tools_dir/kubernetes-$version"
+		return 0
+	fi
+	go=$(go_cmd kubernetes)
+	work=$(fresh_work kubernetes)
+	mkdir -p "$work/out"
+	say "kubernetes $version: building kubelet, kube-apiserver and kubectl from k8s.io/kubernetes (log: $work/build.log)"
+	module_copy kubernetes "k8s.io/kubernetes@$version" "$work"
+	staging="v0.${version#v1.}"
+	rm -f "$work/src/go.work" "$work/src/go.work.sum"
+	while read -r module; do
+		case "$module" in
+		k8s.io/sample-*) go_env "$go" -C "$work/src" mod edit -dropreplace="$module" -droprequire="$module" ;;
+		*) go_env "$go" -C "$work/src" mod edit -dropreplace="$module" -require="$module@$staging" ;;
+		esac
+	done < <(awk '$2 == "=>" && $3 ~ /^\.\/staging\// {print $1}' "$work/src/go.mod")
+	minor=${version#v1.}
+	minor=${minor%%.*}
+	local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version \
+		-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
+		-X k8s.io/component-base/version.gitTreeState=clean"
+	for cmd in kubelet kube-apiserver kubectl; do
+		run_step kubernetes "go build ./cmd/$cmd" "$work/build.log" \
+			go_env GOFLAGS="-buildvcs=false -mod=mod" "$go" -C "$work/src" build -tags providerless -trimpath \
+			-ldflags "$ldflags" -o "$work/out/$cmd" "./cmd/$cmd"
+	done
+	local reported
+	for cmd in kubelet kube-apiserver; do
+		reported=$("$work/out/$cmd" --version)
+		[ "$reported" = "Kubernetes $version" ] ||
+			die "kubernetes: the built $cmd reports '$reported', not Kubernetes $version"
+	done
+	reported=$("$work/out/kubectl" version --client | head -n 1)
+	[ "$reported" = "Client Version: $version" ] ||
+		die "kubernetes: the built kubectl reports '$reported', not $version"
+	rm -rf "$work/src"
+	finish kubernetes "$version" "$work"
+	say "kubernetes $version: built in $((SECONDS - start)) s"
+}
+
+# containerd's module zip carries vendor/modules.txt without the vendored
+# sources, so the build resolves modules itself (-mod=mod). No cgo: the btrfs,
+# devmapper and zfs snapshotters need C headers and k3s's agent uses
+# overlayfs, native or fuse-overlayfs.
+build_containerd() {
+	local version=$CONTAINERD_VERSION work go start=$SECONDS
+	if cached containerd "$version" containerd; then
+		say "containerd $version: cached in $tools_dir/containerd-$version"
+		return 0
+	fi
+	go=$(go_cmd containerd)
+	work=$(fresh_work containerd)
+	mkdir -p "$work/out"
+	say "containerd $version: building from github.com/containerd/containerd/v2 (log: $work/build.log)"
+	module_copy containerd "github.com/containerd/containerd/v2@$version" "$work"
+	for cmd in containerd containerd-shim-runc-v2 ctr; do
+		run_step containerd "go build ./cmd/$cmd" "$work/build.log" \
+			go_env GOFLAGS="-buildvcs=false -mod=mod" "$go" -C "$work/src" build \
+			-tags "no_btrfs no_devmapper no_zfs" -trimpath \
+			-ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$version" \
+			-o "$work/out/$cmd" "./cmd/$cmd"
+	done
+	"$work/out/containerd" --version | grep -q " $version\b" ||
+		die "containerd: the built containerd reports '$("$work/out/containerd" --version)', not $version"
+	rm -rf "$work/src"
+	finish containerd "$version" "$work"
+	say "containerd $version: built in $((SECONDS - start)) s"
+}
+
+# etcd's server module points its sibling modules (api, client, pkg) at ../,
+# outside its zip: they are required at the same published version instead.
+build_etcd() {
+	local version=$ETCD_VERSION work go module reported start=$SECONDS
+	if cached etcd "$version" etcd; then
+		say "etcd $version: cached in $tools_dir/etcd-$version"
+		return 0
+	fi
+	go=$(go_cmd etcd)
+	work=$(fresh_work etcd)
+	mkdir -p "$work/out"
+	say "etcd $version: building from go.etcd.io/etcd/server/v3 (log: $work/build.log)"
+	module_copy etcd "go.etcd.io/etcd/server/v3@$version" "$work"
+	while read -r module; do
+		go_env "$go" -C "$work/src" mod edit -dropreplace="$module" -require="$module@$version"
+	done < <(awk '$2 == "=>" && $3 ~ /^\.\.\// {print $1}' "$work/src/go.mod")
+	run_step etcd "go build go.etcd.io/etcd/server/v3" "$work/build.log" \
+		go_env GOFLAGS="-buildvcs=false -mod=mod" "$go" -C "$work/src" build -trimpath -ldflags "-s -w" \
+		-o "$work/out/etcd" .
+	reported=$("$work/out/etcd" --version | head -n 1)
+	[ "$reported" = "etcd Version: ${version#v}" ] || die "etcd: the built etcd reports '$reported', not $version"
+	rm -rf "$work/src"
+	finish etcd "$version" "$work"
+	say "etcd $version: built in $((SECONDS - start)) s"
+}
+
 # apt with a private configuration: only the $COMPOSE_SUITE suite of the
 # machine's own Debian mirror, lists and caches in WORK, so the host's package
 # state stays as it is. The host's apt.conf.d (proxies, keyrings) still apply.
@@ -351,6 +497,22 @@ for tool in $tools; do
 	libmnl)
 		build_libmnl
 		install_tool "$tools_dir/libmnl-$LIBMNL_VERSION/libmnl.a" /usr/local/lib/k3s-sandbox/static-libs/libmnl.a
+		;;
+	kubernetes)
+		build_kubernetes
+		for cmd in kubelet kube-apiserver kubectl; do
+			install_tool "$tools_dir/kubernetes-$KUBERNETES_VERSION/$cmd" "/usr/local/lib/k3s-sandbox/real-parts/$cmd"
+		done
+		;;
+	containerd)
+		build_containerd
+		for cmd in containerd containerd-shim-runc-v2 ctr; do
+			install_tool "$tools_dir/containerd-$CONTAINERD_VERSION/$cmd" "/usr/local/lib/k3s-sandbox/real-parts/$cmd"
+		done
+		;;
+	etcd)
+		build_etcd
+		install_tool "$tools_dir/etcd-$ETCD_VERSION/etcd" /usr/local/lib/k3s-sandbox/real-parts/etcd
 		;;
 	esac
 done

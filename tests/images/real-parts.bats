@@ -1,0 +1,218 @@
+#!/usr/bin/env bats
+# The worker image with real node parts: kubelet v1.34.3 and containerd 2.1.5
+# (what k3s v1.34.3 embeds), runc, and the image's own k3s-init, which runs
+# them as it runs k3s (tests/fixtures/real-parts: `k3s agent` is assembled
+# from those parts because k3s itself cannot be built here). They join a real
+# kube-apiserver v1.34.3 over etcd, on a Docker network, and run real pods
+# from preloaded images; kubectl v1.34.3 checks from the host.
+#   - this machine's kernel (runc): the node is Ready; a host-network pod and
+#     a pod on the bridge CNI (host-local IPAM) run to completion;
+#   - the current gVisor (runsc-current-netraw: netstack with raw sockets):
+#     the node is Ready; a host-network pod runs to completion inside the
+#     sandbox (containerd and runc under gVisor, on the v1 hierarchies the
+#     init mounts, the overlayfs snapshotter); a pod on the bridge CNI cannot
+#     start: the bridge plugin's hairpin setting is refused (gVisor's netlink
+#     has no bridge port attributes);
+#   - Debian's runsc (2022, host network): kubelet stops at start (it cannot
+#     make its root dir rshared), and no image unpacks (containerd's
+#     MS_BIND|MS_REC mounts are refused).
+
+load helpers
+
+PARTS=/usr/local/lib/k3s-sandbox/real-parts
+API_IMAGE=k3s-sandbox-test/real-api:local
+REAL_WORKER_IMAGE=k3s-sandbox-test/real-worker:local
+
+setup_file() {
+	local part
+	for part in kubelet kube-apiserver kubectl containerd containerd-shim-runc-v2 ctr etcd; do
+		[ -x "$PARTS/$part" ] || fail_loudly "$PARTS/$part is missing (tests/lib/setup-host.sh builds it)"
+	done
+	"$DOCKER" info --format '{{json .Runtimes}}' | grep -q '"runsc-current-netraw"' ||
+		fail_loudly "Docker has no runtime runsc-current-netraw (tests/lib/setup-host.sh adds it)"
+	ensure_images docker
+	export PRELOAD="$BATS_FILE_TMPDIR/preload" CFG="$BATS_FILE_TMPDIR/cfg" NET=$PREFIX-real-net
+	mkdir -p "$PRELOAD" "$CFG"
+	PRELOAD_DIR=$PRELOAD WORKER_IMAGE=$WORKER_IMAGE "$TOP/tests/lib/build-real-parts.sh" >&3 2>&1 ||
+		fail_loudly "tests/lib/build-real-parts.sh failed"
+	# A node token per run; the admin token is kubectl's.
+	export NODE_TOKEN ADMIN_TOKEN
+	NODE_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	ADMIN_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	printf '%s,admin,1,system:masters\n%s,system:node,2,system:nodes\n' "$ADMIN_TOKEN" "$NODE_TOKEN" >"$CFG/tokens.csv"
+	openssl genrsa -out "$CFG/sa.key" 2048 2>/dev/null
+	chmod 0644 "$CFG/sa.key" "$CFG/tokens.csv"
+	"$DOCKER" network create "$NET" >/dev/null
+	"$DOCKER" run -d --name "$PREFIX-real-api" --network "$NET" -v "$CFG:/cfg:ro" \
+		--tmpfs /var/lib/etcd --tmpfs /var/lib/kube-apiserver "$API_IMAGE" >/dev/null
+	export API_IP
+	API_IP=$("$DOCKER" inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$PREFIX-real-api")
+	cat >"$BATS_FILE_TMPDIR/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: real, cluster: {server: "https://$API_IP:6443", insecure-skip-tls-verify: true}}]
+users: [{name: admin, user: {token: "$ADMIN_TOKEN"}}]
+contexts: [{name: real, context: {cluster: real, user: admin}}]
+current-context: real
+EOF
+	export KUBECONFIG="$BATS_FILE_TMPDIR/kubeconfig"
+	wait_until 120 "$PARTS/kubectl" get --raw=/readyz || { "$DOCKER" logs "$PREFIX-real-api" 2>&1 | tail -n 40 >&2; false; }
+}
+
+teardown_file() {
+	remove_docker_objects
+}
+
+setup() {
+	load_libs
+}
+
+teardown() {
+	local c
+	for c in $("$DOCKER" ps -aq --filter "name=$PREFIX-real-worker"); do
+		"$DOCKER" rm -f -v "$c" >/dev/null 2>&1 || true
+	done
+}
+
+kctl() {
+	"$PARTS/kubectl" "$@"
+}
+
+# start_worker NAME [docker run options...]: a worker on the network, joining
+# the API by IP (Docker's DNS at 127.0.0.11 does not answer inside netstack).
+start_worker() {
+	local name=$1
+	shift
+	kctl delete node "$name" --ignore-not-found >/dev/null
+	"$DOCKER" run -d --name "$PREFIX-real-worker-$name" --hostname "$name" --network "$NET" --privileged "$@" \
+		-v "$PRELOAD:/var/lib/rancher/k3s/agent/images:ro" \
+		-e K3S_URL="https://$API_IP:6443" -e K3S_TOKEN="$NODE_TOKEN" "$REAL_WORKER_IMAGE" >/dev/null
+}
+
+worker_stopped() { # name
+	[ "$("$DOCKER" inspect -f '{{.State.Running}}' "$PREFIX-real-worker-$1")" = false ]
+}
+
+worker_logs() { # name
+	"$DOCKER" logs "$PREFIX-real-worker-$1" 2>&1
+}
+
+node_ready() { # name
+	[ "$(kctl get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]
+}
+
+wait_node_ready() { # name
+	wait_until 120 node_ready "$1" || {
+		worker_logs "$1" | grep -v ' level=info \|^I[0-9]' | tail -n 40 >&2
+		false
+	}
+}
+
+# run_pod NODE NAME HOSTNETWORK SCRIPT: a pod bound to NODE (no scheduler
+# here) running SCRIPT in the preloaded busybox image, never pulled.
+run_pod() {
+	kctl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $2}
+spec:
+  nodeName: $1
+  hostNetwork: $3
+  restartPolicy: Never
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: docker.io/k3s-sandbox-test/busybox:local
+    imagePullPolicy: Never
+    command: [/bin/sh, -c, '$4']
+EOF
+}
+
+pod_phase() { # name
+	kctl get pod "$1" -o 'jsonpath={.status.phase}'
+}
+
+pod_succeeded() { # name
+	[ "$(pod_phase "$1")" = Succeeded ]
+}
+
+wait_pod_succeeded() { # name
+	wait_until 120 pod_succeeded "$1" || {
+		kctl describe pod "$1" | tail -n 15 >&2
+		false
+	}
+}
+
+pod_events() { # name
+	kctl get events --field-selector "involvedObject.name=$1" -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}'
+}
+
+pod_event_has() { # name text
+	pod_events "$1" | grep -qF -- "$2"
+}
+
+delete_pods() {
+	kctl delete pod --all --grace-period=0 --force >/dev/null 2>&1 || true
+}
+
+@test "this kernel: real kubelet and containerd join the API; a host-network pod and a bridge CNI pod run to completion" {
+	start_worker runc-node
+	wait_node_ready runc-node
+	assert_equal "$(kctl get node runc-node -o 'jsonpath={.status.nodeInfo.kubeletVersion} {.status.nodeInfo.containerRuntimeVersion}')" \
+		"v1.34.3 containerd://2.1.5"
+	run_pod runc-node host-net true 'echo host-net ran on $(uname -r)'
+	run_pod runc-node pod-net false 'echo pod-net ran; ip -4 addr show eth0'
+	wait_pod_succeeded host-net
+	wait_pod_succeeded pod-net
+	run kctl logs host-net
+	assert_output "host-net ran on $(uname -r)"
+	run kctl logs pod-net
+	assert_line "pod-net ran"
+	# Its own network namespace, with an address from the node's pod subnet.
+	assert_line --regexp '^ +inet 10\.42\.0\.[0-9]+/24 '
+	assert_equal "$(kctl get pod pod-net -o 'jsonpath={.status.podIP}')" \
+		"$(sed -n 's|.*inet \(10\.42\.0\.[0-9]*\)/24.*|\1|p' <<<"$output")"
+	delete_pods
+}
+
+@test "current gVisor, netstack and --net-raw: the node is Ready and a host-network pod runs inside the sandbox; the bridge CNI is refused" {
+	start_worker gvisor-node --runtime runsc-current-netraw
+	wait_node_ready gvisor-node
+	run worker_logs gvisor-node
+	# The repair real kubelet needs there: its root dir is a 9p volume.
+	assert_line "k3s-init: local-storage: adding --kubelet-arg=local-storage-capacity-isolation=false (/var/lib/kubelet is on 9p)"
+	assert_line --partial "k3s-init: cgroups: ok: cgroup v1 mounted"
+	assert_equal "$(kctl get node gvisor-node -o 'jsonpath={.status.nodeInfo.kernelVersion}')" 4.19.0-gvisor
+	run_pod gvisor-node host-net true 'echo host-net ran on $(uname -r); grep -E ":(memory|pids):" /proc/self/cgroup'
+	wait_pod_succeeded host-net
+	run kctl logs host-net
+	assert_line "host-net ran on 4.19.0-gvisor"
+	# runc put it in kubelet's pod cgroup on the hierarchies the init mounted.
+	assert_line --regexp '^[0-9]+:memory:/.*/kubepods/besteffort/pod[0-9a-f-]+/[0-9a-f]{64}$'
+	assert_line --regexp '^[0-9]+:pids:/.*/kubepods/besteffort/pod[0-9a-f-]+/[0-9a-f]{64}$'
+	# The pod network's limit: the bridge plugin sets the port's hairpin mode
+	# (also to off), an RTM_SETLINK that netstack answers EOPNOTSUPP.
+	run_pod gvisor-node pod-net false 'echo pod-net ran'
+	wait_until 90 pod_event_has pod-net 'failed to setup hairpin mode'
+	run pod_events pod-net
+	assert_output --partial 'plugin type="bridge" failed (add): failed to setup hairpin mode for veth'
+	assert_output --partial 'operation not supported'
+	assert_equal "$(pod_phase pod-net)" Pending
+	# Neither restart loop nor crash: the node's processes are the first ones.
+	assert_equal "$("$DOCKER" inspect -f '{{.State.Running}} {{.RestartCount}}' "$PREFIX-real-worker-gvisor-node")" "true 0"
+	node_ready gvisor-node
+	delete_pods
+}
+
+@test "Debian's runsc (2022, host network): kubelet stops at start (no rshared mounts), and no image unpacks (no MS_BIND|MS_REC)" {
+	start_worker debian-gvisor-node --runtime runsc-host
+	wait_until 120 worker_stopped debian-gvisor-node
+	run worker_logs debian-gvisor-node
+	assert_line --partial "k3s-init: warning: propagation: cannot make / rshared: Invalid argument"
+	assert_output --partial 'Failed to initialize internal modules" err="error configuring root directory: failed to make /var/lib/kubelet rshared: invalid argument"'
+	assert_output --regexp 'fstype: bind, flags: 20480, data: "", err: invalid argument'
+	assert_line "real-parts k3s: failed to import /var/lib/rancher/k3s/agent/images/pod-images.tar"
+	run node_ready debian-gvisor-node
+	assert_failure
+}
