@@ -1,5 +1,5 @@
 /*
- * Supervise mode (shared/reference/pid1.md is the contract). The choices:
+ * Supervise mode (the PID-1 contract of supervise.h). The choices:
  *
  * - Signals are taken with sigwaitinfo()/sigtimedwait() on a fully blocked
  *   mask: no asynchronous handler, so no race between a handler and the reap

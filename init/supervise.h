@@ -1,8 +1,8 @@
 /*
  * Supervise mode: the init stays PID 1 (or a child subreaper when it is not
  * PID 1), runs one program as its child, forwards signals to it, reaps every
- * orphan, and exits with the child's status. The contract is
- * shared/reference/pid1.md; the choices are explained in supervise.c.
+ * orphan, and exits with the child's status (the contract tini and Docker's
+ * --init keep); the choices are explained in supervise.c.
  */
 #ifndef K3S_INIT_SUPERVISE_H
 #define K3S_INIT_SUPERVISE_H

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Supervise mode (init/supervise.c, init/signals.c, init/cgroup_evacuate.c):
-# the PID-1 contract of shared/reference/pid1.md, with real processes, as PID 1
+# the PID-1 contract of init/supervise.h, with real processes, as PID 1
 # of a fresh PID namespace (unshare) and as a child subreaper.
 #
 # The binary under test is $K3S_INIT (`k3s-init supervise -- CMD`), with every
