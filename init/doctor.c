@@ -75,6 +75,29 @@ static void print_links(const struct probe_limits *l)
 	printf("\n");
 }
 
+static const char *works(int err)
+{
+	return err ? "no " : "yes";
+}
+
+static const char *why(int err)
+{
+	return err ? strerror(err) : "";
+}
+
+static void print_pod_network(const struct probe_limits *l)
+{
+	if (!l->tried_links)
+		return;
+	if (l->podnet_setup_err) {
+		printf("probe: pod network: not tried (a bridge with a veth port: %s)\n", strerror(l->podnet_setup_err));
+		return;
+	}
+	printf("probe: pod network (a bridge with a veth port, same namespace): hairpin mode %s%s, "
+	       "route with a preferred source %s%s\n", works(l->hairpin_err), why(l->hairpin_err),
+	       works(l->prefsrc_err), why(l->prefsrc_err));
+}
+
 /* "comment conntrack" (matches) or "MASQUERADE" (targets) that are missing. */
 static int missing_xt(const struct probe_limits *l, bool targets, char *out, size_t len)
 {
@@ -99,6 +122,7 @@ static void print_limits(const struct probe *p)
 	struct probe_limits l;
 	probe_limits(&l);
 	print_links(&l);
+	print_pod_network(&l);
 	char matches[256], targets[256];
 	int nm = missing_xt(&l, false, matches, sizeof matches), nt = missing_xt(&l, true, targets, sizeof targets);
 	if (!l.tried_xt)
@@ -116,6 +140,13 @@ static void print_limits(const struct probe *p)
 		printf("limit: no %s devices (RTM_NEWLINK: %s): the bridge CNI plugin cannot give pods a network; "
 		       "only hostNetwork pods can run\n", l.links[1].err ? "bridge" : "veth",
 		       strerror(l.links[1].err ? l.links[1].err : l.links[2].err));
+	if (l.tried_links && !l.podnet_setup_err && l.hairpin_err)
+		printf("limit: bridge ports take no hairpin mode (RTM_SETLINK IFLA_BRPORT_MODE: %s): the bridge CNI "
+		       "plugin, flannel's delegate, fails every pod network setup; only hostNetwork pods can run\n",
+		       strerror(l.hairpin_err));
+	if (l.tried_links && !l.podnet_setup_err && l.prefsrc_err)
+		printf("limit: routes with a preferred source are refused (RTM_NEWROUTE RTA_PREFSRC: %s): the ptp CNI "
+		       "plugin fails too\n", strerror(l.prefsrc_err));
 	if (!l.tried_links)
 		printf("limit: network devices cannot be created here (%s): pods get no network of their own; "
 		       "only hostNetwork pods can run\n", strerror(l.links_err));

@@ -8,6 +8,16 @@
  * real, in a network namespace of a forked child that then exits, so the
  * devices go with it.
  *
+ * Pod network: what the CNI plugins then do with those devices, on a bridge
+ * and a veth pair made for the purpose. The bridge plugin (flannel's
+ * delegate) sets each port's hairpin mode, also to turn it off
+ * (containernetworking/plugins bridge.go, netlink.LinkSetHairpin:
+ * RTM_SETLINK of family AF_BRIDGE with IFLA_PROTINFO/IFLA_BRPORT_MODE); the
+ * ptp plugin adds a host route with a preferred source (RTA_PREFSRC). gVisor's
+ * netstack answers both with EOPNOTSUPP (real kubelet and containerd there:
+ * "failed to setup hairpin mode for veth...: operation not supported";
+ * pkg/sentry/socket/netstack/stack.go localRoute knows no RTA_PREFSRC).
+ *
  * iptables: legacy iptables, the only kind gVisor has, is asked for each
  * match and target revision the way iptables itself asks (getsockopt
  * IPT_SO_GET_REVISION_MATCH / _TARGET on a raw socket): ENOENT means the
@@ -24,6 +34,8 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
+#include <net/if.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -97,8 +109,9 @@ static struct nlattr *nest_start(struct nlmsghdr *nlh, uint16_t type)
 	return nest;
 }
 
-/* RTM_NEWLINK for one kind, named k3si0 (veth: peer k3si1). 0 or errno. */
-static int try_link(struct mnl_socket *nl, const char *kind)
+/* RTM_NEWLINK for one kind, named NAME (veth: peer NAME with 1 for its last
+ * character). 0 or errno. */
+static int try_link(struct mnl_socket *nl, const char *kind, const char *name)
 {
 	char buf[4096];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -106,7 +119,7 @@ static int try_link(struct mnl_socket *nl, const char *kind)
 	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
 	ifi->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, "k3si0");
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	struct nlattr *info = nest_start(nlh, IFLA_LINKINFO);
 	/* Without the NUL, as iproute2 sends it: gVisor compares the kind with
 	 * its terminator and answers EOPNOTSUPP for "bridge\0". */
@@ -121,7 +134,9 @@ static int try_link(struct mnl_socket *nl, const char *kind)
 		struct nlattr *peer = nest_start(nlh, VETH_INFO_PEER);
 		struct ifinfomsg *pi = mnl_nlmsg_put_extra_header(nlh, sizeof *pi);
 		pi->ifi_family = AF_UNSPEC;
-		mnl_attr_put_strz(nlh, IFLA_IFNAME, "k3si1");
+		char peer_name[IFNAMSIZ];
+		snprintf(peer_name, sizeof peer_name, "%.*s1", (int)strlen(name) - 1, name);
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, peer_name);
 		mnl_attr_nest_end(nlh, peer);
 		mnl_attr_nest_end(nlh, data);
 	}
@@ -131,18 +146,102 @@ static int try_link(struct mnl_socket *nl, const char *kind)
 	return errno;
 }
 
-/* In the child: a new network namespace, each kind tried, results written
- * as ints to fd (the first one: 0, or why no kind could be tried). */
+/* RTM_SETLINK on link INDEX: master (IFLA_MASTER), up (IFF_UP), or, with
+ * family AF_BRIDGE, the bridge port's hairpin mode off. 0 or errno. */
+enum link_change { LINK_MASTER, LINK_UP, LINK_HAIRPIN_OFF };
+static int set_link(struct mnl_socket *nl, unsigned index, enum link_change change, unsigned master)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_SETLINK;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	ifi->ifi_family = change == LINK_HAIRPIN_OFF ? AF_BRIDGE : AF_UNSPEC;
+	ifi->ifi_index = (int)index;
+	if (change == LINK_MASTER) {
+		mnl_attr_put_u32(nlh, IFLA_MASTER, master);
+	} else if (change == LINK_UP) {
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	} else {
+		/* As the plugin's netlink library sends it: nested, flag set. */
+		struct nlattr *protinfo = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+		mnl_attr_put_u8(nlh, IFLA_BRPORT_MODE, 0);
+		mnl_attr_nest_end(nlh, protinfo);
+	}
+	return nl_transact(nl, nlh) == 0 ? 0 : errno;
+}
+
+/* ptp's host route: 10.255.255.2/32 dev INDEX scope link src 10.255.255.1,
+ * after that address is put on the (up) link. 0 or errno. */
+static int try_prefsrc_route(struct mnl_socket *nl, unsigned index)
+{
+	char buf[512];
+	struct in_addr src, dst;
+	inet_pton(AF_INET, "10.255.255.1", &src);
+	inet_pton(AF_INET, "10.255.255.2", &dst);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = 32;
+	ifa->ifa_index = index;
+	mnl_attr_put(nlh, IFA_LOCAL, sizeof src, &src);
+	mnl_attr_put(nlh, IFA_ADDRESS, sizeof src, &src);
+	if (nl_transact(nl, nlh) != 0)
+		return errno;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof *rt);
+	rt->rtm_family = AF_INET;
+	rt->rtm_dst_len = 32;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_protocol = RTPROT_BOOT;
+	rt->rtm_scope = RT_SCOPE_LINK;
+	rt->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, sizeof dst, &dst);
+	mnl_attr_put_u32(nlh, RTA_OIF, index);
+	mnl_attr_put(nlh, RTA_PREFSRC, sizeof src, &src);
+	return nl_transact(nl, nlh) == 0 ? 0 : errno;
+}
+
+/* A bridge k3sb0 with the veth k3sp0 (peer k3sp1) as its port: the port's
+ * hairpin mode, then the route. Each result is 0, an errno, or -1 when a
+ * step before it failed (then *setup_err says which errno). */
+static void try_pod_network(struct mnl_socket *nl, int *hairpin, int *prefsrc, int *setup_err)
+{
+	*hairpin = *prefsrc = -1;
+	*setup_err = try_link(nl, "bridge", "k3sb0");
+	if (*setup_err == 0)
+		*setup_err = try_link(nl, "veth", "k3sp0");
+	errno = 0;
+	unsigned bridge = if_nametoindex("k3sb0"), port = if_nametoindex("k3sp0");
+	if (*setup_err == 0 && (bridge == 0 || port == 0))
+		*setup_err = errno ? errno : ENODEV;
+	if (*setup_err == 0)
+		*setup_err = set_link(nl, port, LINK_MASTER, bridge);
+	if (*setup_err == 0)
+		*hairpin = set_link(nl, port, LINK_HAIRPIN_OFF, 0);
+	if (*setup_err == 0)
+		*setup_err = set_link(nl, port, LINK_UP, 0);
+	if (*setup_err == 0)
+		*prefsrc = try_prefsrc_route(nl, port);
+}
+
+/* In the child: a new network namespace, each kind tried, then the pod
+ * network steps; results written as ints to fd (the first one: 0, or why
+ * nothing could be tried). */
 __attribute__((noreturn)) static void links_child(int fd)
 {
-	int results[1 + LIMITS_LINKS] = { 0 };
+	int results[1 + LIMITS_LINKS + 3] = { 0 };
 	static const char *const kinds[LIMITS_LINKS] = { "vxlan", "bridge", "veth" };
 	struct mnl_socket *nl = NULL;
 	if (unshare(CLONE_NEWNET) != 0 || (nl = nl_open(NETLINK_ROUTE)) == NULL) {
 		results[0] = errno ? errno : EIO;
 	} else {
 		for (int i = 0; i < LIMITS_LINKS; i++) {
-			results[1 + i] = try_link(nl, kinds[i]);
+			results[1 + i] = try_link(nl, kinds[i], "k3si0");
 			if (results[1 + i] == 0) {
 				/* Gone with the namespace anyway; freed at once for the next kind's name. */
 				char buf[512];
@@ -154,6 +253,7 @@ __attribute__((noreturn)) static void links_child(int fd)
 				nl_transact(nl, nlh);
 			}
 		}
+		try_pod_network(nl, &results[1 + LIMITS_LINKS], &results[2 + LIMITS_LINKS], &results[3 + LIMITS_LINKS]);
 		mnl_socket_close(nl);
 	}
 	_exit(write_all(fd, (const char *)results, sizeof results) == 0 ? 0 : 1);
@@ -181,7 +281,7 @@ static void probe_links(struct probe_limits *l)
 		links_child(p[1]);
 	}
 	close(p[1]);
-	int results[1 + LIMITS_LINKS];
+	int results[1 + LIMITS_LINKS + 3];
 	ssize_t n = read_full(p[0], (char *)results, sizeof results);
 	close(p[0]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -196,6 +296,9 @@ static void probe_links(struct probe_limits *l)
 	l->tried_links = true;
 	for (int i = 0; i < LIMITS_LINKS; i++)
 		l->links[i].err = results[1 + i];
+	l->hairpin_err = results[1 + LIMITS_LINKS];
+	l->prefsrc_err = results[2 + LIMITS_LINKS];
+	l->podnet_setup_err = results[3 + LIMITS_LINKS];
 }
 
 void probe_limits(struct probe_limits *l)

@@ -30,6 +30,11 @@ struct probe_limits {
 	bool tried_links;
 	int links_err;    /* why links could not be tried at all, or 0 */
 	struct limits_link links[LIMITS_LINKS];
+	/* On a bridge with a veth port, as the CNI plugins do it: 0 works, an
+	 * errno, or -1 not tried because setting up failed with podnet_setup_err. */
+	int hairpin_err;      /* the bridge plugin: the port's hairpin mode */
+	int prefsrc_err;      /* the ptp plugin: a route with a preferred source */
+	int podnet_setup_err;
 	bool tried_xt;
 	int raw_err;      /* socket(AF_INET, SOCK_RAW) failed with this, or 0 */
 	int xt_err;       /* asking for revisions failed with this (not ENOENT), or 0 */

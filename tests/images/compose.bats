@@ -238,6 +238,11 @@ failed_checks() { # container
 	assert_line --regexp '^probe: gvisor: yes \(uname [0-9.]+-gvisor'
 	assert_line --regexp '^limit: no vxlan devices \(RTM_NEWLINK: Operation not supported\)'
 	assert_line --regexp '^limit: iptables lacks the matches comment conntrack statistic addrtype set and the targets MASQUERADE MARK'
+	# The pod network steps of the CNI plugins, as real kubelet and
+	# containerd meet them there (tests/images/real-parts.bats).
+	assert_line "probe: pod network (a bridge with a veth port, same namespace): hairpin mode no Operation not supported, route with a preferred source no Operation not supported"
+	assert_line --regexp '^limit: bridge ports take no hairpin mode \(RTM_SETLINK IFLA_BRPORT_MODE: Operation not supported\): the bridge CNI plugin'
+	assert_line --regexp '^limit: routes with a preferred source are refused \(RTM_NEWROUTE RTA_PREFSRC: Operation not supported\): the ptp CNI plugin'
 	refute_line --regexp '^limit: no (bridge|veth|raw)'
 	dc rm -s -f -v worker >/dev/null
 }

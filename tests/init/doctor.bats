@@ -25,6 +25,7 @@ setup_file() {
 	# The agent's networking: devices tried in a private network namespace
 	# (none is left), iptables asked for its matches and targets.
 	assert_line "probe: links (tried in a private network namespace): vxlan yes, bridge yes, veth yes"
+	assert_line "probe: pod network (a bridge with a veth port, same namespace): hairpin mode yes, route with a preferred source yes"
 	assert_line "probe: iptables matches and targets missing: none"
 	refute_line --regexp '^limit: '
 	assert_line "verdict: k3s can be expected to start"
