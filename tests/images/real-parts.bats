@@ -13,6 +13,8 @@
 #     init mounts, the overlayfs snapshotter); a pod on the bridge CNI cannot
 #     start: the bridge plugin's hairpin setting is refused (gVisor's netlink
 #     has no bridge port attributes);
+#   - the same without --net-raw (no iptables for kubelet's own rules): the
+#     same node and host-network pod;
 #   - Debian's runsc (2022, host network): kubelet stops at start (it cannot
 #     make its root dir rshared), and no image unpacks (containerd's
 #     MS_BIND|MS_REC mounts are refused).
@@ -202,6 +204,16 @@ delete_pods() {
 	# Neither restart loop nor crash: the node's processes are the first ones.
 	assert_equal "$("$DOCKER" inspect -f '{{.State.Running}} {{.RestartCount}}' "$PREFIX-real-worker-gvisor-node")" "true 0"
 	node_ready gvisor-node
+	delete_pods
+}
+
+@test "current gVisor without --net-raw: the node is Ready and a host-network pod runs, as with it" {
+	start_worker gvisor-noraw-node --runtime runsc-current
+	wait_node_ready gvisor-noraw-node
+	run_pod gvisor-noraw-node host-net true 'echo host-net ran on $(uname -r)'
+	wait_pod_succeeded host-net
+	run kctl logs host-net
+	assert_output "host-net ran on 4.19.0-gvisor"
 	delete_pods
 }
 

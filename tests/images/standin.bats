@@ -158,7 +158,8 @@ mount --bind $WORK/run $root/run/k3s-standin
 EOF
 	run ns "bash $WORK/chroot.sh && K3S_STANDIN_CHECK_ONLY=1 PATH=/bin /usr/sbin/chroot $root /bin/k3s agent -t x -s https://127.0.0.1:6443 -d /data --snapshotter=native"
 	assert_failure 1
-	assert_output --partial 'failed to get rootfs info: failed to get device for dir "/var/lib/kubelet"'
+	# logrus quotes the message: the path's quotes come escaped.
+	assert_output --partial 'failed to get rootfs info: failed to get device for dir \"/var/lib/kubelet\"'
 	run ns "bash $WORK/chroot.sh && K3S_STANDIN_CHECK_ONLY=1 PATH=/bin /usr/sbin/chroot $root /bin/k3s agent -t x -s https://127.0.0.1:6443 -d /data --snapshotter=native --kubelet-arg=local-storage-capacity-isolation=false"
 	assert_success
 	assert_output --partial "check rootfs ok /var/lib/kubelet is on ramfs, not queried (local-storage-capacity-isolation=false)"
