@@ -11,11 +11,18 @@ static const char *err_or(int e, const char *fallback)
 	return e ? strerror(e) : fallback;
 }
 
+static void print_dir_fs(const char *what, const struct dir_fs *f)
+{
+	printf("probe: %s %s: %s (0x%08lx), %s to cAdvisor\n", what, f->dir, f->name, f->magic,
+	       f->known ? "known" : "unknown");
+}
+
 static void print_probe(const struct probe *p, const struct cli *cli)
 {
 	printf("probe: gvisor: %s (%s)\n", p->gvisor ? "yes" : "no", p->gvisor_why);
-	printf("probe: kubelet root dir %s: %s (0x%08lx), %s to cAdvisor\n", p->kubelet_dir, p->kubelet_fs,
-	       p->kubelet_fs_magic, p->kubelet_fs_known ? "known" : "unknown");
+	print_dir_fs("kubelet root dir", &p->kubelet_fs);
+	if (p->image_fs.dir[0])
+		print_dir_fs("image filesystem", &p->image_fs);
 	printf("probe: cgroups: %s; controllers: %s\n", cgroup_layout_name(p->cgroup),
 	       p->cgroup_controllers[0] ? p->cgroup_controllers : "none");
 	printf("probe: /dev/kmsg: %s\n", p->kmsg_readable ? "readable" : strerror(p->kmsg_errno));
@@ -147,6 +154,10 @@ static void print_limits(const struct probe *p)
 	if (l.tried_links && !l.podnet_setup_err && l.prefsrc_err)
 		printf("limit: routes with a preferred source are refused (RTM_NEWROUTE RTA_PREFSRC: %s): the ptp CNI "
 		       "plugin fails too\n", strerror(l.prefsrc_err));
+	if (p->image_fs.dir[0] && !p->image_fs.known)
+		printf("limit: containerd's root %s is on %s, unknown to cAdvisor: kubelet's image garbage collection "
+		       "and disk-pressure eviction cannot run (no repair: a tmpfs there would lose the images at "
+		       "every restart)\n", p->image_fs.dir, p->image_fs.name);
 	if (!l.tried_links)
 		printf("limit: network devices cannot be created here (%s): pods get no network of their own; "
 		       "only hostNetwork pods can run\n", strerror(l.links_err));

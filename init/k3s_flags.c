@@ -68,23 +68,23 @@ const struct step step_snapshotter = {
 static bool local_storage_needed(const struct ctx *c, char *why, size_t len)
 {
 	const struct probe *p = c->probe;
-	if (p->kubelet_fs_known) {
-		snprintf(why, len, "%s is on %s, known to cAdvisor", p->kubelet_dir, p->kubelet_fs);
+	if (p->kubelet_fs.known) {
+		snprintf(why, len, "%s is on %s, known to cAdvisor", p->kubelet_fs.dir, p->kubelet_fs.name);
 		return false;
 	}
 	if (cli_user_mentions(c->cli, "kubelet-arg", "local-storage-capacity-isolation")) {
 		snprintf(why, len, "local-storage-capacity-isolation already set (arguments or config file)");
 		return false;
 	}
-	snprintf(why, len, "%s is on %s (0x%08lx), unknown to cAdvisor", p->kubelet_dir, p->kubelet_fs,
-		 p->kubelet_fs_magic);
+	snprintf(why, len, "%s is on %s (0x%08lx), unknown to cAdvisor", p->kubelet_fs.dir, p->kubelet_fs.name,
+		 p->kubelet_fs.magic);
 	return args_possible(c, why, len);
 }
 
 static int local_storage_apply(struct ctx *c)
 {
 	log_info("local-storage: adding --kubelet-arg=local-storage-capacity-isolation=false (%s is on %s)",
-		 c->probe->kubelet_dir, c->probe->kubelet_fs);
+		 c->probe->kubelet_fs.dir, c->probe->kubelet_fs.name);
 	return plan_add_k3s_arg(c->plan, "--kubelet-arg=local-storage-capacity-isolation=false");
 }
 

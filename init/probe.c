@@ -94,36 +94,51 @@ static const struct fs_magic fs_magics[] = {
 	{ 0xFF534D42, "cifs", false },     { 0x47504653, "gpfs", false },
 };
 
-/* kubelet asks cAdvisor about the filesystem of its root directory, not of /
- * (cmd/kubelet/app/server.go passes RootDirectory to cadvisor.New, whose
- * RootFsInfo is GetDirFsInfo(rootPath)). k3s keeps kubelet's default,
- * /var/lib/kubelet, which the images declare a VOLUME: under gVisor that is a
- * 9p mount even when / is an overlay. Before kubelet creates it, the
- * directory lands on its nearest existing parent. */
-static void probe_kubelet_fs(struct probe *p)
+/* The filesystem DIR is on, or will be once created: its nearest existing
+ * parent's. */
+static void probe_dir_fs(struct dir_fs *f, const char *dir)
 {
 	struct statfs s;
-	snprintf(p->kubelet_dir, sizeof p->kubelet_dir, "%s", KUBELET_ROOT_DIR);
-	p->kubelet_fs = "unknown";
-	p->kubelet_fs_known = false;
-	while (statfs(p->kubelet_dir, &s) != 0) {
-		char *slash = strrchr(p->kubelet_dir, '/');
-		if (errno != ENOENT || slash == NULL || p->kubelet_dir[1] == '\0') {
-			log_warn("statfs %s: %s", p->kubelet_dir, strerror(errno));
+	snprintf(f->dir, sizeof f->dir, "%s", dir);
+	f->name = "unknown";
+	f->known = false;
+	while (statfs(f->dir, &s) != 0) {
+		char *slash = strrchr(f->dir, '/');
+		if (errno != ENOENT || slash == NULL || f->dir[1] == '\0') {
+			log_warn("statfs %s: %s", f->dir, strerror(errno));
 			return;
 		}
-		if (slash == p->kubelet_dir)
+		if (slash == f->dir)
 			slash[1] = '\0'; /* "/var" -> "/" */
 		else
 			*slash = '\0';
 	}
-	p->kubelet_fs_magic = (unsigned long)s.f_type & 0xFFFFFFFFUL;
+	f->magic = (unsigned long)s.f_type & 0xFFFFFFFFUL;
 	for (size_t i = 0; i < sizeof fs_magics / sizeof fs_magics[0]; i++) {
-		if (fs_magics[i].magic == p->kubelet_fs_magic) {
-			p->kubelet_fs = fs_magics[i].name;
-			p->kubelet_fs_known = fs_magics[i].cadvisor;
+		if (fs_magics[i].magic == f->magic) {
+			f->name = fs_magics[i].name;
+			f->known = fs_magics[i].cadvisor;
 			return;
 		}
+	}
+}
+
+/* kubelet asks cAdvisor about the filesystem of its root directory, not of /
+ * (cmd/kubelet/app/server.go passes RootDirectory to cadvisor.New, whose
+ * RootFsInfo is GetDirFsInfo(rootPath)). k3s keeps kubelet's default,
+ * /var/lib/kubelet, which the images declare a VOLUME: under gVisor that is a
+ * 9p mount even when / is an overlay. The image filesystem is containerd's
+ * root below the data dir; kubelet's image garbage collection and eviction
+ * manager ask cAdvisor about it (real kubelet under gVisor, 9p there: "Image
+ * garbage collection failed", "Eviction manager: failed to get
+ * HasDedicatedImageFs" every 10 s). */
+static void probe_filesystems(struct probe *p, const struct cli *cli, bool agent)
+{
+	probe_dir_fs(&p->kubelet_fs, KUBELET_ROOT_DIR);
+	if (agent) {
+		char dir[sizeof p->image_fs.dir];
+		if (snprintf(dir, sizeof dir, "%s/agent/containerd", cli->data_dir) < (int)sizeof dir)
+			probe_dir_fs(&p->image_fs, dir);
 	}
 }
 
@@ -301,7 +316,7 @@ void probe_run(struct probe *p, const struct cli *cli)
 {
 	memset(p, 0, sizeof *p);
 	probe_gvisor(p);
-	probe_kubelet_fs(p);
+	probe_filesystems(p, cli, role_runs_agent(cli));
 	probe_cgroups(p);
 	probe_kmsg(p);
 	for (int i = 0; i < SYSCTL_COUNT; i++)

@@ -26,13 +26,19 @@ extern const struct sysctl_entry sysctl_entries[SYSCTL_COUNT];
 /* k3s leaves kubelet's --root-dir at its default. */
 #define KUBELET_ROOT_DIR "/var/lib/kubelet"
 
+/* The filesystem a directory is (or, before it exists, will be) on. */
+struct dir_fs {
+	char dir[256];        /* the directory, or its nearest existing parent */
+	unsigned long magic;  /* statfs f_type */
+	const char *name;     /* a name for the magic */
+	bool known;           /* cAdvisor can report on it */
+};
+
 struct probe {
 	bool gvisor;
 	char gvisor_why[96];
-	char kubelet_dir[64];          /* KUBELET_ROOT_DIR, or its nearest existing parent */
-	unsigned long kubelet_fs_magic;
-	const char *kubelet_fs;        /* a name for the magic */
-	bool kubelet_fs_known;         /* cAdvisor can report on it */
+	struct dir_fs kubelet_fs;      /* of KUBELET_ROOT_DIR */
+	struct dir_fs image_fs;        /* of containerd's root, <data-dir>/agent/containerd (agent roles) */
 	enum cgroup_layout cgroup;
 	char cgroup_controllers[256];  /* space separated */
 	bool cg_memory, cg_pids, cg_cpu, cg_cpuset;

@@ -34,6 +34,7 @@ teardown_file() {
 	assert_line --regexp "^probe: sysctl vm/panic_on_oom: missing"
 	assert_line --regexp "^probe: sysctl vm/overcommit_memory: unwritable, value 0"
 	assert_line --regexp "^plan: local-storage: repair: /[a-z/]* is on 9p \\(0x01021997\\), unknown to cAdvisor$"
+	assert_line --regexp "^limit: containerd's root /[a-z/]* is on 9p, unknown to cAdvisor: "
 	assert_line --regexp "^plan: iptables: repair: mode legacy"
 	# What no repair can give the agent, found by asking (Debian's runsc:
 	# no link creation in a network namespace, no raw sockets without

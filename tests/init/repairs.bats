@@ -224,6 +224,15 @@ setup_file() {
 	assert_success
 	assert_line "probe: kubelet root dir /var/lib: tmpfs (0x01021994), known to cAdvisor"
 	assert_line "plan: local-storage: ok: /var/lib is on tmpfs, known to cAdvisor"
+	# The image filesystem, containerd's root below the data dir: no repair,
+	# a limit line (kubelet's image GC and eviction cannot run).
+	run ns_run "mkdir /run/ram && mount -t ramfs ramfs /run/ram && \$K3S_INIT doctor agent --data-dir /run/ram/k3s"
+	assert_success
+	assert_line "probe: image filesystem /run/ram: ramfs (0x858458f6), unknown to cAdvisor"
+	assert_line --regexp "^limit: containerd's root /run/ram is on ramfs, unknown to cAdvisor: kubelet's image garbage collection and disk-pressure eviction cannot run"
+	run ns_run "\$K3S_INIT doctor agent --data-dir /run/k3s"
+	assert_line "probe: image filesystem /run: tmpfs (0x01021994), known to cAdvisor"
+	refute_line --regexp "^limit: containerd's root"
 }
 
 @test "flags: a user --snapshotter wins; K3S_INIT_LOCAL_STORAGE=on adds the kubelet flag" {
