@@ -21,8 +21,6 @@ static void print_probe(const struct probe *p, const struct cli *cli)
 {
 	printf("probe: gvisor: %s (%s)\n", p->gvisor ? "yes" : "no", p->gvisor_why);
 	print_dir_fs("kubelet root dir", &p->kubelet_fs);
-	if (p->image_fs.dir[0])
-		print_dir_fs("image filesystem", &p->image_fs);
 	printf("probe: cgroups: %s; controllers: %s\n", cgroup_layout_name(p->cgroup),
 	       p->cgroup_controllers[0] ? p->cgroup_controllers : "none");
 	printf("probe: /dev/kmsg: %s\n", p->kmsg_readable ? "readable" : strerror(p->kmsg_errno));
@@ -124,8 +122,19 @@ static int missing_xt(const struct probe_limits *l, bool targets, char *out, siz
 
 /* What the agent's networking will lack: facts, one line each; they do not
  * change the verdict (k3s starts; pods or Services then fail). */
-static void print_limits(const struct probe *p)
+static void print_limits(const struct probe *p, const struct cli *cli)
 {
+	/* containerd's root, below the data dir: kubelet's image garbage
+	 * collection and eviction manager ask cAdvisor about it (real kubelet
+	 * under gVisor, 9p there: "Image garbage collection failed", "Eviction
+	 * manager: failed to get HasDedicatedImageFs" every 10 s). Nothing on
+	 * the start path needs it. */
+	struct dir_fs image_fs = { .name = "unknown" };
+	char dir[sizeof image_fs.dir];
+	if (snprintf(dir, sizeof dir, "%s/agent/containerd", cli->data_dir) < (int)sizeof dir) {
+		probe_dir_fs(&image_fs, dir);
+		print_dir_fs("image filesystem", &image_fs);
+	}
 	struct probe_limits l;
 	probe_limits(&l);
 	print_links(&l);
@@ -147,17 +156,17 @@ static void print_limits(const struct probe *p)
 		printf("limit: no %s devices (RTM_NEWLINK: %s): the bridge CNI plugin cannot give pods a network; "
 		       "only hostNetwork pods can run\n", l.links[1].err ? "bridge" : "veth",
 		       strerror(l.links[1].err ? l.links[1].err : l.links[2].err));
-	if (l.tried_links && !l.podnet_setup_err && l.hairpin_err)
+	if (l.hairpin_err > 0)
 		printf("limit: bridge ports take no hairpin mode (RTM_SETLINK IFLA_BRPORT_MODE: %s): the bridge CNI "
 		       "plugin, flannel's delegate, fails every pod network setup; only hostNetwork pods can run\n",
 		       strerror(l.hairpin_err));
-	if (l.tried_links && !l.podnet_setup_err && l.prefsrc_err)
+	if (l.prefsrc_err > 0)
 		printf("limit: routes with a preferred source are refused (RTM_NEWROUTE RTA_PREFSRC: %s): the ptp CNI "
 		       "plugin fails too\n", strerror(l.prefsrc_err));
-	if (p->image_fs.dir[0] && !p->image_fs.known)
+	if (image_fs.dir[0] && !image_fs.known)
 		printf("limit: containerd's root %s is on %s, unknown to cAdvisor: kubelet's image garbage collection "
 		       "and disk-pressure eviction cannot run (no repair: a tmpfs there would lose the images at "
-		       "every restart)\n", p->image_fs.dir, p->image_fs.name);
+		       "every restart)\n", image_fs.dir, image_fs.name);
 	if (!l.tried_links)
 		printf("limit: network devices cannot be created here (%s): pods get no network of their own; "
 		       "only hostNetwork pods can run\n", strerror(l.links_err));
@@ -204,7 +213,7 @@ int doctor_run(struct ctx *c)
 			bad |= cgroup_verdict(c->probe);
 	}
 	if (agent)
-		print_limits(c->probe);
+		print_limits(c->probe, c->cli);
 	if (c->probe->k3s_path[0] == '\0') {
 		char msg[PLAN_WHY];
 		snprintf(msg, sizeof msg, "%s not found on PATH (exit 127)", c->cli->argv[0]);

@@ -94,9 +94,7 @@ static const struct fs_magic fs_magics[] = {
 	{ 0xFF534D42, "cifs", false },     { 0x47504653, "gpfs", false },
 };
 
-/* The filesystem DIR is on, or will be once created: its nearest existing
- * parent's. */
-static void probe_dir_fs(struct dir_fs *f, const char *dir)
+void probe_dir_fs(struct dir_fs *f, const char *dir)
 {
 	struct statfs s;
 	snprintf(f->dir, sizeof f->dir, "%s", dir);
@@ -120,25 +118,6 @@ static void probe_dir_fs(struct dir_fs *f, const char *dir)
 			f->known = fs_magics[i].cadvisor;
 			return;
 		}
-	}
-}
-
-/* kubelet asks cAdvisor about the filesystem of its root directory, not of /
- * (cmd/kubelet/app/server.go passes RootDirectory to cadvisor.New, whose
- * RootFsInfo is GetDirFsInfo(rootPath)). k3s keeps kubelet's default,
- * /var/lib/kubelet, which the images declare a VOLUME: under gVisor that is a
- * 9p mount even when / is an overlay. The image filesystem is containerd's
- * root below the data dir; kubelet's image garbage collection and eviction
- * manager ask cAdvisor about it (real kubelet under gVisor, 9p there: "Image
- * garbage collection failed", "Eviction manager: failed to get
- * HasDedicatedImageFs" every 10 s). */
-static void probe_filesystems(struct probe *p, const struct cli *cli, bool agent)
-{
-	probe_dir_fs(&p->kubelet_fs, KUBELET_ROOT_DIR);
-	if (agent) {
-		char dir[sizeof p->image_fs.dir];
-		if (snprintf(dir, sizeof dir, "%s/agent/containerd", cli->data_dir) < (int)sizeof dir)
-			probe_dir_fs(&p->image_fs, dir);
 	}
 }
 
@@ -316,7 +295,12 @@ void probe_run(struct probe *p, const struct cli *cli)
 {
 	memset(p, 0, sizeof *p);
 	probe_gvisor(p);
-	probe_filesystems(p, cli, role_runs_agent(cli));
+	/* kubelet asks cAdvisor about the filesystem of its root directory, not
+	 * of / (cmd/kubelet/app/server.go passes RootDirectory to cadvisor.New,
+	 * whose RootFsInfo is GetDirFsInfo(rootPath)). k3s keeps kubelet's
+	 * default, which the images declare a VOLUME: under gVisor that is a 9p
+	 * mount even when / is an overlay. */
+	probe_dir_fs(&p->kubelet_fs, KUBELET_ROOT_DIR);
 	probe_cgroups(p);
 	probe_kmsg(p);
 	for (int i = 0; i < SYSCTL_COUNT; i++)

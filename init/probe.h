@@ -38,7 +38,6 @@ struct probe {
 	bool gvisor;
 	char gvisor_why[96];
 	struct dir_fs kubelet_fs;      /* of KUBELET_ROOT_DIR */
-	struct dir_fs image_fs;        /* of containerd's root, <data-dir>/agent/containerd (agent roles) */
 	enum cgroup_layout cgroup;
 	char cgroup_controllers[256];  /* space separated */
 	bool cg_memory, cg_pids, cg_cpu, cg_cpuset;
@@ -71,6 +70,9 @@ struct probe {
 extern const char *const cgroup_v1_controllers[];
 
 void probe_run(struct probe *p, const struct cli *cli);
+/* The filesystem DIR is on, or will be once created: its nearest existing
+ * parent's. */
+void probe_dir_fs(struct dir_fs *f, const char *dir);
 /* Re-read the cgroup layout and the propagation of / (after the cgroups
  * repair; the probe's one pass over the mount table). */
 void probe_cgroups(struct probe *p);

@@ -229,20 +229,24 @@ static void try_pod_network(struct mnl_socket *nl, int *hairpin, int *prefsrc, i
 		*prefsrc = try_prefsrc_route(nl, port);
 }
 
+/* The results links_child writes: why nothing was tried (or 0), one per link
+ * kind, then try_pod_network's hairpin, route and setup results. */
+enum { RESULT_LINKS = 1, RESULT_PODNET = RESULT_LINKS + LIMITS_LINKS, RESULT_COUNT = RESULT_PODNET + 3 };
+
 /* In the child: a new network namespace, each kind tried, then the pod
  * network steps; results written as ints to fd (the first one: 0, or why
  * nothing could be tried). */
 __attribute__((noreturn)) static void links_child(int fd)
 {
-	int results[1 + LIMITS_LINKS + 3] = { 0 };
+	int results[RESULT_COUNT] = { 0 };
 	static const char *const kinds[LIMITS_LINKS] = { "vxlan", "bridge", "veth" };
 	struct mnl_socket *nl = NULL;
 	if (unshare(CLONE_NEWNET) != 0 || (nl = nl_open(NETLINK_ROUTE)) == NULL) {
 		results[0] = errno ? errno : EIO;
 	} else {
 		for (int i = 0; i < LIMITS_LINKS; i++) {
-			results[1 + i] = try_link(nl, kinds[i], "k3si0");
-			if (results[1 + i] == 0) {
+			results[RESULT_LINKS + i] = try_link(nl, kinds[i], "k3si0");
+			if (results[RESULT_LINKS + i] == 0) {
 				/* Gone with the namespace anyway; freed at once for the next kind's name. */
 				char buf[512];
 				struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -253,7 +257,7 @@ __attribute__((noreturn)) static void links_child(int fd)
 				nl_transact(nl, nlh);
 			}
 		}
-		try_pod_network(nl, &results[1 + LIMITS_LINKS], &results[2 + LIMITS_LINKS], &results[3 + LIMITS_LINKS]);
+		try_pod_network(nl, &results[RESULT_PODNET], &results[RESULT_PODNET + 1], &results[RESULT_PODNET + 2]);
 		mnl_socket_close(nl);
 	}
 	_exit(write_all(fd, (const char *)results, sizeof results) == 0 ? 0 : 1);
@@ -281,7 +285,7 @@ static void probe_links(struct probe_limits *l)
 		links_child(p[1]);
 	}
 	close(p[1]);
-	int results[1 + LIMITS_LINKS + 3];
+	int results[RESULT_COUNT];
 	ssize_t n = read_full(p[0], (char *)results, sizeof results);
 	close(p[0]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -295,10 +299,10 @@ static void probe_links(struct probe_limits *l)
 		return;
 	l->tried_links = true;
 	for (int i = 0; i < LIMITS_LINKS; i++)
-		l->links[i].err = results[1 + i];
-	l->hairpin_err = results[1 + LIMITS_LINKS];
-	l->prefsrc_err = results[2 + LIMITS_LINKS];
-	l->podnet_setup_err = results[3 + LIMITS_LINKS];
+		l->links[i].err = results[RESULT_LINKS + i];
+	l->hairpin_err = results[RESULT_PODNET];
+	l->prefsrc_err = results[RESULT_PODNET + 1];
+	l->podnet_setup_err = results[RESULT_PODNET + 2];
 }
 
 void probe_limits(struct probe_limits *l)
