@@ -21,6 +21,8 @@ fixture="$here/../fixtures/real-parts"
 parts=${PARTS_DIR:-/usr/local/lib/k3s-sandbox/real-parts}
 worker_image=${WORKER_IMAGE:-k3s-sandbox-test-img/worker:local}
 preload=${PRELOAD_DIR:-}
+# What the two images take from $parts.
+used_parts=(kubelet kube-apiserver containerd containerd-shim-runc-v2 ctr etcd)
 docker_cli=/usr/bin/docker
 [ -x "$docker_cli" ] || docker_cli=docker
 # shellcheck source=tests/lib/image-replace.bash
@@ -34,7 +36,7 @@ die() {
 
 [ -n "$preload" ] || die "PRELOAD_DIR is not set (the directory for the pod images' tarball)" 64
 [ -d "$preload" ] || die "PRELOAD_DIR $preload is not a directory" 64
-for part in kubelet kube-apiserver containerd containerd-shim-runc-v2 ctr etcd; do
+for part in "${used_parts[@]}"; do
 	[ -x "$parts/$part" ] || die "$parts/$part is missing (tests/lib/setup-host.sh builds it)" 69
 done
 for image in "$worker_image" k3s-sandbox-test/debian:bookworm; do
@@ -46,7 +48,7 @@ context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
 mkdir "$context/bin"
 cp "$fixture"/* "$context/"
-for part in kubelet kube-apiserver containerd containerd-shim-runc-v2 ctr etcd; do
+for part in "${used_parts[@]}"; do
 	# Hard links where the cache shares the filesystem: VFS copies them once.
 	ln "$parts/$part" "$context/bin/$part" 2>/dev/null || cp "$parts/$part" "$context/bin/$part"
 done

@@ -162,6 +162,33 @@ cached() { # tool version file
 	[ "$force" = 0 ] && [ -x "$tools_dir/$1-$2/$3" ]
 }
 
+# begin_build TOOL VERSION WHAT FILE...: when every FILE of TOOL-VERSION is
+# in the cache, say so and leave the caller's work empty; else set the
+# caller's go (the go command) and work (a fresh work directory with out/, the
+# helpers below use both) and say what is built.
+begin_build() {
+	local tool=$1 version=$2 what=$3 file all=1
+	shift 3
+	for file; do
+		cached "$tool" "$version" "$file" || all=0
+	done
+	if [ "$all" = 1 ]; then
+		say "$tool $version: cached in $tools_dir/$tool-$version"
+		work=
+		return 0
+	fi
+	go=$(go_cmd "$tool")
+	work=$(fresh_work "$tool")
+	mkdir -p "$work/out"
+	say "$tool $version: building $what (log: $work/build.log)"
+}
+
+# end_build TOOL VERSION START: the caller's work becomes the cached entry.
+end_build() {
+	finish "$1" "$2" "$work"
+	say "$1 $2: built in $((SECONDS - $3)) s"
+}
+
 # Go builds: no toolchain download (GOTOOLCHAIN=local: a too old go fails
 # with a message saying which version the module needs), static binaries,
 # reproducible paths, and none of the caller's GOFLAGS or workspace.
@@ -170,44 +197,28 @@ go_env() {
 }
 
 build_runsc() {
-	local version=$GVISOR_VERSION work go dir start=$SECONDS
-	if cached runsc "$version" runsc; then
-		say "runsc $version: cached in $tools_dir/runsc-$version"
-		return 0
-	fi
-	go=$(go_cmd runsc)
-	work=$(fresh_work runsc)
-	mkdir -p "$work/out"
-	say "runsc $version: building from gvisor.dev/gvisor (log: $work/build.log)"
-	run_step runsc "go mod download gvisor.dev/gvisor@$version" "$work/build.log" \
-		go_env "$go" mod download -json "gvisor.dev/gvisor@$version"
-	dir=$(go_env "$go" mod download -json "gvisor.dev/gvisor@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-	[ -d "$dir" ] || die "runsc: go mod download gave no source directory (log: $work/build.log)"
+	local version=$GVISOR_VERSION work go start=$SECONDS
+	begin_build runsc "$version" "from gvisor.dev/gvisor" runsc
+	[ -n "$work" ] || return 0
+	module_download runsc "gvisor.dev/gvisor@$version"
 	# Built inside the downloaded module, as its main module: its own go.mod
 	# and go.sum decide every dependency (it has no replace directives).
 	# The label is what `runsc --version` prints and what its sidecar release
 	# check compares.
 	run_step runsc "go build ./runsc" "$work/build.log" \
-		go_env "$go" -C "$dir" build -trimpath \
+		go_env "$go" -C "$module_src" build -trimpath \
 		-ldflags "-s -w -X gvisor.dev/gvisor/runsc/version.version=go-${version#v0.0.0-}" \
 		-o "$work/out/runsc" ./runsc
 	run_step runsc "check: runsc --version" "$work/build.log" "$work/out/runsc" --version
 	"$work/out/runsc" --version | grep -qx "runsc version go-${version#v0.0.0-}" ||
 		die "runsc: the built runsc reports '$("$work/out/runsc" --version | head -n 1)'"
-	finish runsc "$version" "$work"
-	say "runsc $version: built in $((SECONDS - start)) s"
+	end_build runsc "$version" "$start"
 }
 
 build_helm() {
 	local version=$HELM_VERSION work go gomod minor start=$SECONDS
-	if cached helm "$version" helm; then
-		say "helm $version: cached in $tools_dir/helm-$version"
-		return 0
-	fi
-	go=$(go_cmd helm)
-	work=$(fresh_work helm)
-	mkdir -p "$work/out"
-	say "helm $version: building from helm.sh/helm/v3 (log: $work/build.log)"
+	begin_build helm "$version" "from helm.sh/helm/v3" helm
+	[ -n "$work" ] || return 0
 	run_step helm "go mod download helm.sh/helm/v3@$version" "$work/build.log" \
 		go_env "$go" mod download -json "helm.sh/helm/v3@$version"
 	# helm reports the Kubernetes version it was built against as the
@@ -227,41 +238,53 @@ build_helm() {
 	run_step helm "check: helm version" "$work/build.log" "$work/out/helm" version --short
 	[ "$("$work/out/helm" version --short)" = "$version" ] ||
 		die "helm: the built helm reports '$("$work/out/helm" version --short)', not $version"
-	finish helm "$version" "$work"
-	say "helm $version: built in $((SECONDS - start)) s"
+	end_build helm "$version" "$start"
 }
 
 build_actionlint() {
 	local version=$ACTIONLINT_VERSION work go start=$SECONDS
-	if cached actionlint "$version" actionlint; then
-		say "actionlint $version: cached in $tools_dir/actionlint-$version"
-		return 0
-	fi
-	go=$(go_cmd actionlint)
-	work=$(fresh_work actionlint)
-	mkdir -p "$work/out"
-	say "actionlint $version: building from github.com/rhysd/actionlint (log: $work/build.log)"
+	begin_build actionlint "$version" "from github.com/rhysd/actionlint" actionlint
+	[ -n "$work" ] || return 0
 	run_step actionlint "go install github.com/rhysd/actionlint/cmd/actionlint@$version" "$work/build.log" \
 		go_env GOBIN="$work/out" "$go" install -trimpath -ldflags "-s -w" \
 		"github.com/rhysd/actionlint/cmd/actionlint@$version"
 	run_step actionlint "check: actionlint -version" "$work/build.log" "$work/out/actionlint" -version
 	"$work/out/actionlint" -version | grep -qx "$version" ||
 		die "actionlint: the built actionlint reports '$("$work/out/actionlint" -version | head -n 1)', not $version"
-	finish actionlint "$version" "$work"
-	say "actionlint $version: built in $((SECONDS - start)) s"
+	end_build actionlint "$version" "$start"
 }
 
-# module_copy TOOL MODULE@VERSION WORK: a writable copy of the module's source
-# in WORK/src, for a module that only builds as the main module (replace
+# module_download TOOL MODULE@VERSION: download the module; module_src is
+# then its source directory in the module cache (read-only).
+module_download() {
+	local tool=$1 module=$2
+	run_step "$tool" "go mod download $module" "$work/build.log" go_env "$go" mod download -json "$module"
+	module_src=$(go_env "$go" mod download -json "$module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -d "$module_src" ] || die "$tool: go mod download gave no source directory (log: $work/build.log)"
+}
+
+# module_copy TOOL MODULE@VERSION: a writable copy of the module's source in
+# WORK/src, for a module that only builds as the main module (replace
 # directives, a vendor tree): `go install` refuses such modules.
 module_copy() {
-	local tool=$1 module=$2 work=$3 go dir
-	go=$(go_cmd "$tool")
-	run_step "$tool" "go mod download $module" "$work/build.log" go_env "$go" mod download -json "$module"
-	dir=$(go_env "$go" mod download -json "$module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-	[ -d "$dir" ] || die "$tool: go mod download gave no source directory (log: $work/build.log)"
-	cp -r "$dir" "$work/src"
+	module_download "$1" "$2"
+	cp -r "$module_src" "$work/src"
 	chmod -R u+w "$work/src"
+}
+
+# pin_local_replaces PATH_PREFIX VERSION [UNSERVED_GLOB]: the modules WORK/src's
+# go.mod replaces with a path starting PATH_PREFIX, which the module zip leaves
+# out, are required at VERSION from the proxy instead; those matching
+# UNSERVED_GLOB, which the proxy does not serve, are dropped.
+pin_local_replaces() {
+	local prefix=$1 version=$2 unserved=${3:-} module
+	while read -r module; do
+		# shellcheck disable=SC2254 # UNSERVED_GLOB is a pattern
+		case "$module" in
+		$unserved) go_env "$go" -C "$work/src" mod edit -dropreplace="$module" -droprequire="$module" ;;
+		*) go_env "$go" -C "$work/src" mod edit -dropreplace="$module" -require="$module@$version" ;;
+		esac
+	done < <(awk -v prefix="$prefix" '$2 == "=>" && index($3, prefix) == 1 {print $1}' "$work/src/go.mod")
 }
 
 # kubelet, kube-apiserver and kubectl. Kubernetes' go.mod points its staging modules
@@ -271,25 +294,13 @@ module_copy() {
 # proxy does not serve, are dropped. The version ldflags are what `kubelet
 # --version` prints and what the node reports as kubeletVersion.
 build_kubernetes() {
-	local version=$KUBERNETES_VERSION work go staging module minor start=$SECONDS
-	if cached kubernetes "$version" kubelet && cached kubernetes "$version" kube-apiserver &&
-		cached kubernetes "$version" kubectl; then
-		say "kubernetes $version: cached in $tools_dir/kubernetes-$version"
-		return 0
-	fi
-	go=$(go_cmd kubernetes)
-	work=$(fresh_work kubernetes)
-	mkdir -p "$work/out"
-	say "kubernetes $version: building kubelet, kube-apiserver and kubectl from k8s.io/kubernetes (log: $work/build.log)"
-	module_copy kubernetes "k8s.io/kubernetes@$version" "$work"
-	staging="v0.${version#v1.}"
+	local version=$KUBERNETES_VERSION work go minor start=$SECONDS
+	begin_build kubernetes "$version" "kubelet, kube-apiserver and kubectl from k8s.io/kubernetes" \
+		kubelet kube-apiserver kubectl
+	[ -n "$work" ] || return 0
+	module_copy kubernetes "k8s.io/kubernetes@$version"
 	rm -f "$work/src/go.work" "$work/src/go.work.sum"
-	while read -r module; do
-		case "$module" in
-		k8s.io/sample-*) go_env "$go" -C "$work/src" mod edit -dropreplace="$module" -droprequire="$module" ;;
-		*) go_env "$go" -C "$work/src" mod edit -dropreplace="$module" -require="$module@$staging" ;;
-		esac
-	done < <(awk '$2 == "=>" && $3 ~ /^\.\/staging\// {print $1}' "$work/src/go.mod")
+	pin_local_replaces ./staging/ "v0.${version#v1.}" 'k8s.io/sample-*'
 	minor=${version#v1.}
 	minor=${minor%%.*}
 	local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version \
@@ -309,9 +320,7 @@ build_kubernetes() {
 	reported=$("$work/out/kubectl" version --client | head -n 1)
 	[ "$reported" = "Client Version: $version" ] ||
 		die "kubernetes: the built kubectl reports '$reported', not $version"
-	rm -rf "$work/src"
-	finish kubernetes "$version" "$work"
-	say "kubernetes $version: built in $((SECONDS - start)) s"
+	end_build kubernetes "$version" "$start"
 }
 
 # containerd's module zip carries vendor/modules.txt without the vendored
@@ -320,15 +329,10 @@ build_kubernetes() {
 # overlayfs, native or fuse-overlayfs.
 build_containerd() {
 	local version=$CONTAINERD_VERSION work go start=$SECONDS
-	if cached containerd "$version" containerd; then
-		say "containerd $version: cached in $tools_dir/containerd-$version"
-		return 0
-	fi
-	go=$(go_cmd containerd)
-	work=$(fresh_work containerd)
-	mkdir -p "$work/out"
-	say "containerd $version: building from github.com/containerd/containerd/v2 (log: $work/build.log)"
-	module_copy containerd "github.com/containerd/containerd/v2@$version" "$work"
+	begin_build containerd "$version" "from github.com/containerd/containerd/v2" \
+		containerd containerd-shim-runc-v2 ctr
+	[ -n "$work" ] || return 0
+	module_copy containerd "github.com/containerd/containerd/v2@$version"
 	for cmd in containerd containerd-shim-runc-v2 ctr; do
 		run_step containerd "go build ./cmd/$cmd" "$work/build.log" \
 			go_env GOFLAGS="-buildvcs=false -mod=mod" "$go" -C "$work/src" build \
@@ -338,35 +342,23 @@ build_containerd() {
 	done
 	"$work/out/containerd" --version | grep -q " $version\b" ||
 		die "containerd: the built containerd reports '$("$work/out/containerd" --version)', not $version"
-	rm -rf "$work/src"
-	finish containerd "$version" "$work"
-	say "containerd $version: built in $((SECONDS - start)) s"
+	end_build containerd "$version" "$start"
 }
 
 # etcd's server module points its sibling modules (api, client, pkg) at ../,
 # outside its zip: they are required at the same published version instead.
 build_etcd() {
-	local version=$ETCD_VERSION work go module reported start=$SECONDS
-	if cached etcd "$version" etcd; then
-		say "etcd $version: cached in $tools_dir/etcd-$version"
-		return 0
-	fi
-	go=$(go_cmd etcd)
-	work=$(fresh_work etcd)
-	mkdir -p "$work/out"
-	say "etcd $version: building from go.etcd.io/etcd/server/v3 (log: $work/build.log)"
-	module_copy etcd "go.etcd.io/etcd/server/v3@$version" "$work"
-	while read -r module; do
-		go_env "$go" -C "$work/src" mod edit -dropreplace="$module" -require="$module@$version"
-	done < <(awk '$2 == "=>" && $3 ~ /^\.\.\// {print $1}' "$work/src/go.mod")
+	local version=$ETCD_VERSION work go reported start=$SECONDS
+	begin_build etcd "$version" "from go.etcd.io/etcd/server/v3" etcd
+	[ -n "$work" ] || return 0
+	module_copy etcd "go.etcd.io/etcd/server/v3@$version"
+	pin_local_replaces ../ "$version"
 	run_step etcd "go build go.etcd.io/etcd/server/v3" "$work/build.log" \
 		go_env GOFLAGS="-buildvcs=false -mod=mod" "$go" -C "$work/src" build -trimpath -ldflags "-s -w" \
 		-o "$work/out/etcd" .
 	reported=$("$work/out/etcd" --version | head -n 1)
 	[ "$reported" = "etcd Version: ${version#v}" ] || die "etcd: the built etcd reports '$reported', not $version"
-	rm -rf "$work/src"
-	finish etcd "$version" "$work"
-	say "etcd $version: built in $((SECONDS - start)) s"
+	end_build etcd "$version" "$start"
 }
 
 # apt with a private configuration: only the $COMPOSE_SUITE suite of the
