@@ -10,7 +10,6 @@
 #include "cni_host_local.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,98 +19,10 @@
 #include "cni_config.h"
 #include "cni_env.h"
 #include "cni_error.h"
+#include "cni_plugin.h"
 #include "cni_result.h"
 #include "cni_store.h"
 #include "log.h"
-
-#ifndef K3S_INIT_VERSION
-#define K3S_INIT_VERSION "unknown"
-#endif
-
-/* A network config is a few KiB; anything near this is not one. */
-#define MAX_STDIN (16u << 20)
-
-static void print_about(void)
-{
-	fprintf(stderr, "CNI host-local plugin (k3s-init %s)\nCNI protocol versions supported: ", K3S_INIT_VERSION);
-	for (size_t i = 0; i < cni_nsupported_versions; i++)
-		fprintf(stderr, "%s%s", i ? ", " : "", cni_supported_versions[i]);
-	fputc('\n', stderr);
-}
-
-static char *read_stdin(size_t *len, struct cni_error *err)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf != NULL) {
-		if (n == cap) {
-			if (cap >= MAX_STDIN) {
-				free(buf);
-				cni_fail(err, CNI_ERR_DECODE, "network config on stdin is larger than %u bytes", MAX_STDIN);
-				return NULL;
-			}
-			char *grown = realloc(buf, cap * 2);
-			if (grown == NULL)
-				break;
-			buf = grown;
-			cap *= 2;
-		}
-		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r == 0) {
-			*len = n;
-			return buf;
-		}
-		if (r < 0 && errno != EINTR) {
-			free(buf);
-			cni_fail(err, CNI_ERR_IO, "error reading from stdin: %s", strerror(errno));
-			return NULL;
-		}
-		if (r > 0)
-			n += (size_t)r;
-	}
-	free(buf);
-	cni_fail(err, CNI_ERR_INTERNAL, "out of memory");
-	return NULL;
-}
-
-/* The cniVersion an error result should carry: the config's when readable. */
-static void version_for_error(const char *data, size_t len, char out[CNI_MAX_VERSION])
-{
-	snprintf(out, CNI_MAX_VERSION, "%s", "1.1.0");
-	json_t *root = data ? json_loadb(data, len, 0, NULL) : NULL;
-	const char *v = json_string_value(json_object_get(root, "cniVersion"));
-	for (size_t i = 0; v != NULL && i < cni_nsupported_versions; i++) {
-		if (strcmp(v, cni_supported_versions[i]) == 0)
-			snprintf(out, CNI_MAX_VERSION, "%s", v);
-	}
-	json_decref(root);
-}
-
-static int cmd_version(void)
-{
-	/* Answer in the version asked (libcni sends {"cniVersion":"1.1.0"}). */
-	char asked[CNI_MAX_VERSION] = "1.1.0";
-	if (!isatty(STDIN_FILENO)) {
-		struct cni_error ignored = { 0 };
-		size_t len = 0;
-		char *data = read_stdin(&len, &ignored);
-		json_t *root = data ? json_loadb(data, len, 0, NULL) : NULL;
-		const char *v = json_string_value(json_object_get(root, "cniVersion"));
-		if (v != NULL && cni_version_cmp(v, v) == 0 && strlen(v) < sizeof asked)
-			snprintf(asked, sizeof asked, "%s", v);
-		json_decref(root);
-		free(data);
-	}
-	json_t *list = json_array();
-	for (size_t i = 0; i < cni_nsupported_versions; i++)
-		json_array_append_new(list, json_string(cni_supported_versions[i]));
-	json_t *o = json_pack("{s:s, s:o}", "cniVersion", asked, "supportedVersions", list);
-	char *text = o ? json_dumps(o, JSON_PRESERVE_ORDER) : NULL;
-	int rc = text && fputs(text, stdout) >= 0 && fflush(stdout) == 0 ? 0 : 1;
-	free(text);
-	json_decref(o);
-	return rc;
-}
 
 /* --- ADD --------------------------------------------------------------- */
 
@@ -383,7 +294,7 @@ static int cmd_status(struct cni_conf *conf, struct cni_error *err)
 static int run(const struct cni_env *env, char *out_version, struct cni_error *err)
 {
 	size_t len = 0;
-	char *data = read_stdin(&len, err);
+	char *data = cni_read_stdin(&len, err);
 	if (data == NULL)
 		return -1;
 	struct cni_conf conf;
@@ -415,20 +326,6 @@ static int run(const struct cni_env *env, char *out_version, struct cni_error *e
 	return rc;
 }
 
-/* The runtime reads the result through a pipe (libcni pkg/invoke/raw_exec.go
- * gives the plugin a pipe as stdout) and may go away, killed or timed out,
- * before it reads. SIGPIPE would then kill the plugin after it reserved the
- * address and before it could give it back; ignored, the write fails with
- * EPIPE and the command rolls back like any other failure. Nothing is
- * exec'd from here, so the ignored disposition goes nowhere else. */
-static int ignore_sigpipe(struct cni_error *err)
-{
-	struct sigaction sa = { .sa_handler = SIG_IGN };
-	if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGPIPE, &sa, NULL) < 0)
-		return cni_fail(err, CNI_ERR_INTERNAL, "ignoring SIGPIPE: %s", strerror(errno));
-	return 0;
-}
-
 int host_local_main(int argc, char **argv)
 {
 	(void)argc;
@@ -440,25 +337,25 @@ int host_local_main(int argc, char **argv)
 	struct cni_error err = { 0 };
 	struct cni_env env;
 	char version[CNI_MAX_VERSION] = "1.1.0";
-	if (ignore_sigpipe(&err) < 0)
+	if (cni_ignore_sigpipe(&err) < 0)
 		return cni_error_print(&err, version);
 	if (cni_env_load(&env, &err) < 0) {
 		/* The runtime pipes the config in; read it to answer in its version. */
 		if (!isatty(STDIN_FILENO)) {
 			struct cni_error ignored = { 0 };
 			size_t len = 0;
-			char *data = read_stdin(&len, &ignored);
-			version_for_error(data, len, version);
+			char *data = cni_read_stdin(&len, &ignored);
+			cni_version_for_error(data, len, version);
 			free(data);
 		}
 		return cni_error_print(&err, version);
 	}
 	if (env.command == CNI_CMD_NONE) {
-		print_about();
+		cni_print_about("host-local", cni_supported_versions, cni_nsupported_versions);
 		return 0;
 	}
 	if (env.command == CNI_CMD_VERSION)
-		return cmd_version();
+		return cni_cmd_version(cni_supported_versions, cni_nsupported_versions);
 	if (run(&env, version, &err) < 0)
 		return cni_error_print(&err, version);
 	return 0;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
+
 int mkdir_p(const char *path, mode_t mode)
 {
 	/* Most calls find the directory there already: one stat, not a mkdir
@@ -306,4 +308,44 @@ int install_self(const char *dest, bool may_bind, enum install_how *how)
 		return -1;
 	}
 	return 0;
+}
+
+/* 1 when the two files hold the same bytes, 0 when not, -1 on a read error. */
+static int same_contents(int a, int b)
+{
+	char x[16384], y[16384];
+	for (;;) {
+		ssize_t n = read_full(a, x, sizeof x), m = read_full(b, y, sizeof y);
+		if (n < 0 || m < 0)
+			return -1;
+		if (n != m || memcmp(x, y, (size_t)n) != 0)
+			return 0;
+		if (n == 0)
+			return 1;
+	}
+}
+
+bool is_this_binary(const char *path)
+{
+	struct stat a, b;
+	if (lstat(path, &a) != 0 || !S_ISREG(a.st_mode) || !(a.st_mode & 0111))
+		return false;
+	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || fstat(self, &b) != 0) {
+		log_warn("cannot read /proc/self/exe to compare with %s: %s", path, strerror(errno));
+		if (self >= 0)
+			close(self);
+		return false;
+	}
+	int same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	if (!same && a.st_size == b.st_size) {
+		int other = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		same = other < 0 ? -1 : same_contents(self, other);
+		if (same < 0)
+			log_warn("cannot compare %s with this binary: %s", path, strerror(errno));
+		if (other >= 0)
+			close(other);
+	}
+	close(self);
+	return same == 1;
 }

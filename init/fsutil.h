@@ -36,5 +36,10 @@ int write_small(const char *path, const char *content, mode_t mode);
  * 0 or -1 with errno. */
 enum install_how { INSTALL_LINK, INSTALL_BIND, INSTALL_COPY };
 int install_self(const char *dest, bool may_bind, enum install_how *how);
+/* Whether path is already this very binary, as install_self left it from an
+ * earlier start: the same inode (its hard link), or the same bytes (its bind
+ * mount or copy; another build may well have the same size). A symlink never
+ * is: install_self does not make one. */
+bool is_this_binary(const char *path);
 
 #endif

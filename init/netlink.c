@@ -48,3 +48,10 @@ int nl_transact(struct mnl_socket *nl, struct nlmsghdr *nlh)
 			return 0;
 	}
 }
+
+struct nlattr *nl_nest_start(struct nlmsghdr *nlh, uint16_t type)
+{
+	struct nlattr *nest = mnl_attr_nest_start(nlh, type);
+	nest->nla_type = type;
+	return nest;
+}

@@ -11,4 +11,9 @@ struct mnl_socket *nl_open(int proto);
  * replies until the acknowledgement. 0, or -1 with errno (the kernel's error). */
 int nl_transact(struct mnl_socket *nl, struct nlmsghdr *nlh);
 
+/* A nested attribute as iproute2 sends it, without NLA_F_NESTED: gVisor's
+ * netlink parser does not mask the flag and takes IFLA_LINKINFO|NESTED for
+ * an unknown attribute (EOPNOTSUPP). */
+struct nlattr *nl_nest_start(struct nlmsghdr *nlh, uint16_t type);
+
 #endif

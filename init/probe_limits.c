@@ -99,16 +99,6 @@ static void probe_xt(struct probe_limits *l)
 	close(fd);
 }
 
-/* A nested attribute as iproute2 sends it, without NLA_F_NESTED: gVisor's
- * netlink parser does not mask the flag and takes IFLA_LINKINFO|NESTED for
- * an unknown attribute (EOPNOTSUPP). */
-static struct nlattr *nest_start(struct nlmsghdr *nlh, uint16_t type)
-{
-	struct nlattr *nest = mnl_attr_nest_start(nlh, type);
-	nest->nla_type = type;
-	return nest;
-}
-
 /* RTM_NEWLINK for one kind, named NAME (veth: peer NAME with 1 for its last
  * character). 0 or errno. */
 static int try_link(struct mnl_socket *nl, const char *kind, const char *name)
@@ -120,18 +110,18 @@ static int try_link(struct mnl_socket *nl, const char *kind, const char *name)
 	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	struct nlattr *info = nest_start(nlh, IFLA_LINKINFO);
+	struct nlattr *info = nl_nest_start(nlh, IFLA_LINKINFO);
 	/* Without the NUL, as iproute2 sends it: gVisor compares the kind with
 	 * its terminator and answers EOPNOTSUPP for "bridge\0". */
 	mnl_attr_put_str(nlh, IFLA_INFO_KIND, kind);
 	if (strcmp(kind, "vxlan") == 0) {
-		struct nlattr *data = nest_start(nlh, IFLA_INFO_DATA);
+		struct nlattr *data = nl_nest_start(nlh, IFLA_INFO_DATA);
 		mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, 1);
 		mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(8472)); /* flannel's port */
 		mnl_attr_nest_end(nlh, data);
 	} else if (strcmp(kind, "veth") == 0) {
-		struct nlattr *data = nest_start(nlh, IFLA_INFO_DATA);
-		struct nlattr *peer = nest_start(nlh, VETH_INFO_PEER);
+		struct nlattr *data = nl_nest_start(nlh, IFLA_INFO_DATA);
+		struct nlattr *peer = nl_nest_start(nlh, VETH_INFO_PEER);
 		struct ifinfomsg *pi = mnl_nlmsg_put_extra_header(nlh, sizeof *pi);
 		pi->ifi_family = AF_UNSPEC;
 		char peer_name[IFNAMSIZ];

@@ -31,50 +31,6 @@ static bool host_local_needed(const struct ctx *c, char *why, size_t len)
 	return true;
 }
 
-/* 1 when the two files hold the same bytes, 0 when not, -1 on a read error. */
-static int same_contents(int a, int b)
-{
-	char x[16384], y[16384];
-	for (;;) {
-		ssize_t n = read_full(a, x, sizeof x), m = read_full(b, y, sizeof y);
-		if (n < 0 || m < 0)
-			return -1;
-		if (n != m || memcmp(x, y, (size_t)n) != 0)
-			return 0;
-		if (n == 0)
-			return 1;
-	}
-}
-
-/* Already there from an earlier start and this very binary: leave it. The
- * same inode (the hard link install_self makes) is; otherwise only the same
- * bytes are, for another build may well have the same size. A symlink is
- * never kept: it is not what install_self places (see above). */
-static bool same_binary(void)
-{
-	struct stat a, b;
-	if (lstat(HOST_LOCAL, &a) != 0 || !S_ISREG(a.st_mode) || !(a.st_mode & 0111))
-		return false;
-	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (self < 0 || fstat(self, &b) != 0) {
-		log_warn("host-local: cannot read /proc/self/exe to compare with " HOST_LOCAL ": %s", strerror(errno));
-		if (self >= 0)
-			close(self);
-		return false;
-	}
-	int same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-	if (!same && a.st_size == b.st_size) {
-		int other = open(HOST_LOCAL, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		same = other < 0 ? -1 : same_contents(self, other);
-		if (same < 0)
-			log_warn("host-local: cannot compare " HOST_LOCAL " with this binary: %s", strerror(errno));
-		if (other >= 0)
-			close(other);
-	}
-	close(self);
-	return same == 1;
-}
-
 static int host_local_apply(struct ctx *c)
 {
 	if (mkdir_p(K3S_INIT_BIN_DIR, 0755) != 0) {
@@ -82,7 +38,7 @@ static int host_local_apply(struct ctx *c)
 		return -1;
 	}
 	const char *what = "kept", *how_text = "";
-	if (!same_binary()) {
+	if (!is_this_binary(HOST_LOCAL)) {
 		/* A mount only where the role is privileged anyway: a control
 		 * plane gets no repair that needs privileges. */
 		bool may_bind = c->probe->cap_sys_admin && (ROLE_BIT(c->cli->role) & ROLES_AGENT) != 0;
