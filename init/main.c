@@ -1,6 +1,8 @@
 /*
  * k3s-init: one binary, several names (multi-call by argv[0]).
  *   host-local  -> a CNI IPAM plugin compatible with containernetworking's host-local
+ *   routed-veth -> a CNI main plugin: a routed veth pair per pod, no bridge
+ *                  (for gVisor's netstack; see cni_routed_veth.c)
  *   anything else -> the PID-1 init: probe, repair, exec k3s (see init.c)
  * k3s only needs *a* runnable host-local on its PATH (k3s pkg/daemons/executor
  * LookPath("host-local")), so the init can offer itself under that name.
@@ -8,6 +10,7 @@
 #include <string.h>
 
 #include "cni_host_local.h"
+#include "cni_routed_veth.h"
 #include "init.h"
 
 static const char *program_name(const char *argv0)
@@ -20,5 +23,7 @@ int main(int argc, char **argv)
 {
 	if (strcmp(program_name(argv[0]), "host-local") == 0)
 		return host_local_main(argc, argv);
+	if (strcmp(program_name(argv[0]), "routed-veth") == 0)
+		return routed_veth_main(argc, argv);
 	return init_main(argc, argv);
 }
