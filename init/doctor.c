@@ -158,7 +158,8 @@ static void print_limits(const struct probe *p, const struct cli *cli)
 		       strerror(l.links[1].err ? l.links[1].err : l.links[2].err));
 	if (l.hairpin_err > 0)
 		printf("limit: bridge ports take no hairpin mode (RTM_SETLINK IFLA_BRPORT_MODE: %s): the bridge CNI "
-		       "plugin, flannel's delegate, fails every pod network setup; only hostNetwork pods can run\n",
+		       "plugin, flannel's delegate, fails every pod network setup; the pod-network step has flannel "
+		       "delegate to routed-veth instead (no hostPort: portmap's rules need the comment match)\n",
 		       strerror(l.hairpin_err));
 	if (l.prefsrc_err > 0)
 		printf("limit: routes with a preferred source are refused (RTM_NEWROUTE RTA_PREFSRC: %s): the ptp CNI "

@@ -3,6 +3,8 @@
  *   host-local  -> a CNI IPAM plugin compatible with containernetworking's host-local
  *   routed-veth -> a CNI main plugin: a routed veth pair per pod, no bridge
  *                  (for gVisor's netstack; see cni_routed_veth.c)
+ *   runc        -> in front of the real runc: drops the sysctls the kernel
+ *                  lacks from a container's spec (gVisor; see runc_front.c)
  *   anything else -> the PID-1 init: probe, repair, exec k3s (see init.c)
  * k3s only needs *a* runnable host-local on its PATH (k3s pkg/daemons/executor
  * LookPath("host-local")), so the init can offer itself under that name.
@@ -12,6 +14,7 @@
 #include "cni_host_local.h"
 #include "cni_routed_veth.h"
 #include "init.h"
+#include "runc_front.h"
 
 static const char *program_name(const char *argv0)
 {
@@ -25,5 +28,7 @@ int main(int argc, char **argv)
 		return host_local_main(argc, argv);
 	if (strcmp(program_name(argv[0]), "routed-veth") == 0)
 		return routed_veth_main(argc, argv);
+	if (strcmp(program_name(argv[0]), "runc") == 0)
+		return runc_front_main(argc, argv);
 	return init_main(argc, argv);
 }

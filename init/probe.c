@@ -19,6 +19,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "mountinfo.h"
+#include "probe_limits.h"
 #include "probe_net.h"
 #include "probe_overlay.h"
 #include "userns.h"
@@ -291,6 +292,27 @@ static bool role_runs_agent(const struct cli *cli)
 	return (ROLE_BIT(cli->role) & ROLES_AGENT) != 0;
 }
 
+/* Whether the bridge plugin can attach pods: tried on a trial bridge in a
+ * namespace of its own, only for an agent under gVisor, whose netstack is
+ * the one network stack known to refuse it (the trial costs a fork and a
+ * namespace; on Linux every bridge takes hairpin mode). */
+static void probe_pod_network(struct probe *p, const struct cli *cli)
+{
+	p->podnet_hairpin_err = -1;
+	if (!role_runs_agent(cli) || !p->gvisor) {
+		snprintf(p->podnet_why, sizeof p->podnet_why, "%s", !p->gvisor ? "not under gVisor" : "no agent");
+		return;
+	}
+	struct probe_limits l;
+	probe_limits(&l);
+	if (!l.tried_links || l.podnet_setup_err != 0) {
+		snprintf(p->podnet_why, sizeof p->podnet_why, "no trial bridge port (%s)",
+			 strerror(l.tried_links ? l.podnet_setup_err : l.links_err));
+		return;
+	}
+	p->podnet_hairpin_err = l.hairpin_err;
+}
+
 void probe_run(struct probe *p, const struct cli *cli)
 {
 	memset(p, 0, sizeof *p);
@@ -316,6 +338,7 @@ void probe_run(struct probe *p, const struct cli *cli)
 	p->overlay = TRI_UNKNOWN;
 	if (role_runs_agent(cli))
 		probe_overlay(p, cli->data_dir);
+	probe_pod_network(p, cli);
 }
 
 const char *cgroup_layout_name(enum cgroup_layout l)

@@ -63,6 +63,10 @@ struct probe {
 	char host_local[PATH_MAX];     /* a runnable host-local on PATH, or "" */
 	char k3s_path[PATH_MAX];       /* the target program found on PATH, or "" */
 	bool iptables_wrapper;         /* /bin/aux/iptables-detect.sh (official image) */
+	/* The bridge plugin's hairpin setting on a trial bridge port
+	 * (probe_limits.c): 0 or errno; -1 when not tried (see podnet_why). */
+	int podnet_hairpin_err;
+	char podnet_why[96];
 };
 
 /* The v1 controller names the probe looks for and the cgroups repair mounts

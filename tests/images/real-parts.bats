@@ -10,9 +10,9 @@
 #   - the current gVisor (runsc-current-netraw: netstack with raw sockets):
 #     the node is Ready; a host-network pod runs to completion inside the
 #     sandbox (containerd and runc under gVisor, on the v1 hierarchies the
-#     init mounts, the overlayfs snapshotter); a pod on the bridge CNI cannot
-#     start: the bridge plugin's hairpin setting is refused (gVisor's netlink
-#     has no bridge port attributes);
+#     init mounts, the overlayfs snapshotter); bridge ports refuse hairpin
+#     mode there, so the init has flannel delegate to its routed-veth plugin,
+#     and a pod in its own network namespace runs and reaches the API server;
 #   - the same without --net-raw (no iptables for kubelet's own rules): the
 #     same node and host-network pod;
 #   - Debian's runsc (2022, host network): kubelet stops at start (it cannot
@@ -71,6 +71,7 @@ setup() {
 
 teardown() {
 	local c
+	delete_pods
 	for c in $("$DOCKER" ps -aq --filter "name=$PREFIX-real-worker"); do
 		"$DOCKER" rm -f -v "$c" >/dev/null 2>&1 || true
 	done
@@ -178,13 +179,18 @@ delete_pods() {
 	delete_pods
 }
 
-@test "current gVisor, netstack and --net-raw: the node is Ready and a host-network pod runs inside the sandbox; the bridge CNI is refused" {
+@test "current gVisor, netstack and --net-raw: the node is Ready; a host-network pod and a pod on routed-veth run inside the sandbox" {
 	start_worker gvisor-node --runtime runsc-current-netraw
 	wait_node_ready gvisor-node
 	run worker_logs gvisor-node
 	# The repair real kubelet needs there: its root dir is a 9p volume.
 	assert_line "k3s-init: local-storage: adding --kubelet-arg=local-storage-capacity-isolation=false (/var/lib/kubelet is on 9p)"
 	assert_line --partial "k3s-init: cgroups: ok: cgroup v1 mounted"
+	# Bridge ports refuse hairpin mode there: flannel is to delegate to
+	# routed-veth; and gVisor's procfs lacks the sysctls containerd gives
+	# every pod with a network of its own, which runc would fail on.
+	assert_line "k3s-init: pod-network: adding --flannel-cni-conf=/run/k3s-init/flannel-cni.conflist (flannel delegates to routed-veth, placed at /var/lib/rancher/k3s/data/cni/routed-veth; bridge ports refuse hairpin mode: Operation not supported)"
+	assert_line --regexp "^k3s-init: pod-sysctls: placed k3s-init as /run/k3s-init/bin/runc in front of /[a-z/]*/runc: "
 	assert_equal "$(kctl get node gvisor-node -o 'jsonpath={.status.nodeInfo.kernelVersion}')" 4.19.0-gvisor
 	run_pod gvisor-node host-net true 'echo host-net ran on $(uname -r); grep -E ":(memory|pids):" /proc/self/cgroup'
 	wait_pod_succeeded host-net
@@ -193,14 +199,18 @@ delete_pods() {
 	# runc put it in kubelet's pod cgroup on the hierarchies the init mounted.
 	assert_line --regexp '^[0-9]+:memory:/.*/kubepods/besteffort/pod[0-9a-f-]+/[0-9a-f]{64}$'
 	assert_line --regexp '^[0-9]+:pids:/.*/kubepods/besteffort/pod[0-9a-f-]+/[0-9a-f]{64}$'
-	# The pod network's limit: the bridge plugin sets the port's hairpin mode
-	# (also to off), an RTM_SETLINK that netstack answers EOPNOTSUPP.
-	run_pod gvisor-node pod-net false 'echo pod-net ran'
-	wait_until 90 pod_event_has pod-net 'failed to setup hairpin mode'
-	run pod_events pod-net
-	assert_output --partial 'plugin type="bridge" failed (add): failed to setup hairpin mode for veth'
-	assert_output --partial 'operation not supported'
-	assert_equal "$(pod_phase pod-net)" Pending
+	# A pod in its own network namespace, on routed-veth: it reaches the
+	# API server through the node's SNAT (an HTTP request to the HTTPS port
+	# is answered 400 by kube-apiserver).
+	run_pod gvisor-node pod-net false "echo pod-net ran; ip -4 addr show eth0; printf \"GET /readyz HTTP/1.0\\r\\n\\r\\n\" | nc -w 10 $API_IP 6443"
+	wait_pod_succeeded pod-net
+	run kctl logs pod-net
+	assert_line "pod-net ran"
+	assert_line --regexp '^ +inet 10\.42\.0\.[0-9]+/32 '
+	assert_line --partial "HTTP/1.0 400 Bad Request"
+	assert_line --partial "Client sent an HTTP request to an HTTPS server"
+	assert_equal "$(kctl get pod pod-net -o 'jsonpath={.status.podIP}')" \
+		"$(sed -n 's|.*inet \(10\.42\.0\.[0-9]*\)/32.*|\1|p' <<<"$output")"
 	# Neither restart loop nor crash: the node's processes are the first ones.
 	assert_equal "$("$DOCKER" inspect -f '{{.State.Running}} {{.RestartCount}}' "$PREFIX-real-worker-gvisor-node")" "true 0"
 	node_ready gvisor-node

@@ -235,6 +235,55 @@ setup_file() {
 	refute_line --regexp "^limit: containerd's root"
 }
 
+# The pod-network step's trial bridge is tried only under gVisor (tests/images
+# real-parts.bats: real kubelet and containerd there use what it sets up);
+# forced on here, it does the same on this kernel.
+@test "pod-network: not tried off gVisor; forced on: routed-veth beside host-local, --flannel-cni-conf delegating to it; a user's wins" {
+	run ns_run "\$K3S_INIT doctor agent"
+	assert_success
+	assert_line "plan: pod-network: ok: bridge ports not tried: not under gVisor"
+	NS_ENV="K3S_INIT_POD_NETWORK=on" run ns_run "\$K3S_INIT agent; jq -c . /run/k3s-init/flannel-cni.conflist;
+		CNI_COMMAND=VERSION /run/k3s-init/bin/routed-veth </dev/null | jq -c .; test ! -L /run/k3s-init/bin/routed-veth"
+	assert_success
+	assert_line "k3s-init: pod-network: adding --flannel-cni-conf=/run/k3s-init/flannel-cni.conflist (flannel delegates to routed-veth, placed at /run/k3s-init/bin/routed-veth; forced on; bridge ports not tried: not under gVisor)"
+	assert_line "argv[2]=--flannel-cni-conf=/run/k3s-init/flannel-cni.conflist"
+	assert_line '{"name":"cbr0","cniVersion":"1.0.0","plugins":[{"type":"flannel","delegate":{"type":"routed-veth","ipMasq":true}}]}'
+	assert_line '{"cniVersion":"1.1.0","supportedVersions":["0.3.0","0.3.1","0.4.0","1.0.0","1.1.0"]}'
+	# The user's own config, on the command line or in the config file.
+	run ns_run "\$K3S_INIT doctor agent --flannel-cni-conf=/etc/mine.conflist"
+	assert_line "plan: pod-network: ok: flannel-cni-conf set by the user (arguments or config file)"
+	NS_ENV="K3S_INIT_POD_NETWORK=on" run ns_run "mkdir -p /run/cfg; echo 'flannel-cni-conf: /etc/mine.conflist' >/run/cfg/config.yaml;
+		K3S_CONFIG_FILE=/run/cfg/config.yaml \$K3S_INIT agent"
+	assert_success
+	assert_line "k3s-init: pod-network: kept the user's --flannel-cni-conf=/etc/mine.conflist"
+	refute_line --partial "=/run/k3s-init/flannel-cni.conflist"
+}
+
+# gVisor's procfs lacks the sysctls containerd gives every pod with a network
+# of its own; tests/images/real-parts.bats runs real pods through the front
+# there. Here: forced on, and the front itself on a bundle whose spec names
+# one sysctl this kernel has and one it does not.
+@test "pod-sysctls: not needed off gVisor; forced on: k3s-init as runc first on PATH, dropping only the sysctls the kernel lacks" {
+	run ns_run "\$K3S_INIT doctor agent"
+	assert_line "plan: pod-sysctls: ok: not under gVisor: runc can set every sysctl containerd asks for"
+	local real="$BATS_TEST_TMPDIR/real" bundle='{"ociVersion":"1.0.2","linux":{"sysctl":{"net.ipv4.ip_forward":"1","net.ipv4.no_such_sysctl":"0"}}}'
+	mkdir -p "$real"
+	printf '#!/bin/sh\necho "real runc: $*"; cat /run/bundle/config.json\n' >"$real/runc"
+	chmod 755 "$real/runc"
+	NS_ENV="K3S_INIT_POD_SYSCTLS=on" run ns_run "mkdir -p /run/bundle; printf '%s' '$bundle' >/run/bundle/config.json
+		PATH=$real:\$PATH \$K3S_INIT agent; PATH=/run/k3s-init/bin:$real:\$PATH; command -v runc
+		runc --root /run/r create --bundle /run/bundle c1; echo; runc state c1"
+	assert_success
+	assert_line --regexp "^k3s-init: pod-sysctls: placed k3s-init as /run/k3s-init/bin/runc in front of .*/real/runc: "
+	assert_line "/run/k3s-init/bin/runc"
+	assert_line "k3s-init runc: dropping sysctl net.ipv4.no_such_sysctl=0: this kernel has no such file under /proc/sys"
+	assert_line "real runc: --root /run/r create --bundle /run/bundle c1"
+	assert_line '{"ociVersion":"1.0.2","linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}}'
+	# Other commands pass straight through.
+	assert_line "real runc: state c1"
+	assert_equal "$(grep -c 'dropping sysctl' <<<"$output")" 1
+}
+
 @test "flags: a user --snapshotter wins; K3S_INIT_LOCAL_STORAGE=on adds the kubelet flag" {
 	NS_ENV="K3S_INIT_SNAPSHOTTER=auto K3S_INIT_LOCAL_STORAGE=on" \
 		run ns_run "\$K3S_INIT agent --snapshotter=stargz"
