@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,7 +92,27 @@ static int run_iptables(char *const argv[], bool quiet)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int cni_snat_ensure(struct in_addr subnet, unsigned prefix, struct cni_error *err)
+/* Pods start in parallel: without a lock two ADDs could both find a rule
+ * missing and both add it. Not iptables' own lock (/run/xtables.lock): each
+ * iptables run below takes that one. */
+#define SNAT_LOCK "/run/routed-veth.lock"
+
+static int lock_rules(struct cni_error *err)
+{
+	int fd = open(SNAT_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cni_fail(err, CNI_ERR_IO, "snat: opening " SNAT_LOCK ": %s", strerror(errno));
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int saved = errno;
+			close(fd);
+			return cni_fail(err, CNI_ERR_IO, "snat: locking " SNAT_LOCK ": %s", strerror(saved));
+		}
+	}
+	return fd;
+}
+
+static int ensure_rules(struct in_addr subnet, unsigned prefix, struct cni_error *err)
 {
 	struct in_addr src;
 	if (outside_source(&src, err) < 0)
@@ -117,4 +138,14 @@ int cni_snat_ensure(struct in_addr subnet, unsigned prefix, struct cni_error *er
 					rc < 0 ? errno : rc);
 	}
 	return 0;
+}
+
+int cni_snat_ensure(struct in_addr subnet, unsigned prefix, struct cni_error *err)
+{
+	int lock = lock_rules(err);
+	if (lock < 0)
+		return -1;
+	int rc = ensure_rules(subnet, prefix, err);
+	close(lock);
+	return rc;
 }

@@ -93,6 +93,22 @@ host_link() { # the node-side link of container $1: the only veth<hex> there
 	assert_equal "$(grep -c SNAT <<<"$output")" 2
 }
 
+@test "routed-veth ipMasq: pods added in parallel still leave one rule per protocol" {
+	local i pids=()
+	for i in 1 2 3 4 5 6; do
+		ip netns add "$POD1-$i"
+		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND=ADD CNI_CONTAINERID="p$i" CNI_NETNS="/run/netns/$POD1-$i" \
+			CNI_IFNAME=eth0 CNI_PATH="$PLUGIN_DIR" ip netns exec "$NODE" "$PLUGIN_DIR/routed-veth" \
+			<<<"$(rv_conf '"ipMasq":true')" >"$BATS_TEST_TMPDIR/add-$i.json" &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do wait "${pids[$i]}" || fail "ADD $((i + 1)) failed: $(cat "$BATS_TEST_TMPDIR/add-$((i + 1)).json")"; done
+	for i in 1 2 3 4 5 6; do ip netns del "$POD1-$i"; done
+	run ip netns exec "$NODE" iptables -t nat -S POSTROUTING
+	assert_equal "$(grep -c ' -p tcp -j SNAT ' <<<"$output")" 1
+	assert_equal "$(grep -c ' -p udp -j SNAT ' <<<"$output")" 1
+}
+
 @test "routed-veth DEL: the link pair goes, the address is released; DEL again succeeds; CHECK then fails" {
 	rv ADD c1 "$POD1" "$(rv_conf)"
 	assert_success
