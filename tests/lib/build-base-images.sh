@@ -212,5 +212,7 @@ for engine in $engines; do
 		build_dockerfile "$engine" "$K3S_IMAGE" "$fixtures/k3s-base/Dockerfile" "$fixtures" \
 			--build-arg "TOOLCHAIN_IMAGE=$TOOLCHAIN_IMAGE"
 	fi
+	read -r -a engine_words <<<"$(engine_cli "$engine")"
+	drop_build_leftovers "${engine_words[@]}"
 done
 say "done ($engines): $DEBIAN_IMAGE $TOOLCHAIN_IMAGE$([ -f "$fixtures/k3s-base/Dockerfile" ] && echo " $K3S_IMAGE")"

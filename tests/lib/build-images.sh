@@ -83,3 +83,7 @@ build() { # variant
 for variant in $variants; do
 	build "$variant" || die "$engine: building $prefix/$variant:$tag failed"
 done
+case "$engine" in
+docker) drop_build_leftovers "$([ -x /usr/bin/docker ] && echo /usr/bin/docker || echo docker)" ;;
+podman) drop_build_leftovers podman --storage-driver vfs ;;
+esac

@@ -7,6 +7,14 @@
 #                                 after a build of NAME: remove OLD-ID when NAME
 #                                 no longer points at it (an image still used
 #                                 by a container or another tag stays)
+#   drop_build_leftovers CLI...   after a script's builds: BuildKit's cache
+#                                 (docker) or the dangling stage images of
+#                                 --layers builds (podman). With VFS each of
+#                                 them is a full copy too: a few test runs
+#                                 left 41 GB of BuildKit cache and 13 GB of
+#                                 Podman stage images here, and the real
+#                                 kubelet of the tests then evicted its pods
+#                                 for disk pressure.
 # CLI is the engine's command words (docker, or podman --storage-driver vfs).
 # shellcheck shell=bash
 
@@ -20,4 +28,11 @@ drop_replaced() { # old-id cli... name
 	[ -n "$old" ] || return 0
 	[ "$(image_id "$@")" != "$old" ] || return 0
 	"${@:1:$#-1}" rmi "$old" >/dev/null 2>&1 || true
+}
+
+drop_build_leftovers() { # cli...
+	case "$*" in
+	*podman*) "$@" image prune -f >/dev/null 2>&1 || true ;;
+	*) DOCKER_BUILDKIT=1 "$@" builder prune -af >/dev/null 2>&1 || true ;;
+	esac
 }
