@@ -4,8 +4,10 @@
  * (where k3s puts config-file flags), and never when the user already set the
  * same thing, on the command line or in the config file and its drop-ins.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "repair.h"
@@ -138,4 +140,47 @@ const struct step step_cgroupv1 = {
 	.privileged = false,
 	.needed = cgroupv1_needed,
 	.apply = cgroupv1_apply,
+};
+
+/* kube-proxy (iptables mode, k3s's default) sets net.ipv4.conf.all.route_localnet
+ * so that NodePorts answer on 127.0.0.1, and a failed write is fatal: "unable
+ * to create proxier: ... can't set sysctl net/ipv4/conf/all/route_localnet to
+ * 1: open /proc/sys/net/ipv4/conf/all/route_localnet: no such file or
+ * directory" (real kube-proxy 1.34 under gVisor, whose procfs lacks it). k3s
+ * runs kube-proxy in its own process and exits with it. With
+ * iptables-localhost-nodeports=false kube-proxy does not touch the sysctl
+ * (pkg/proxy/iptables/proxier.go NewProxier); NodePorts on 127.0.0.1 are
+ * what is lost. */
+#define ROUTE_LOCALNET "/proc/sys/net/ipv4/conf/all/route_localnet"
+
+static bool localhost_nodeports_needed(const struct ctx *c, char *why, size_t len)
+{
+	if (access(ROUTE_LOCALNET, F_OK) == 0 || errno != ENOENT) {
+		snprintf(why, len, ROUTE_LOCALNET " exists");
+		return false;
+	}
+	if (cli_user_mentions(c->cli, "kube-proxy-arg", "iptables-localhost-nodeports") ||
+	    cli_user_mentions(c->cli, "kube-proxy-arg", "nodeport-addresses")) {
+		snprintf(why, len, "no " ROUTE_LOCALNET ", but the user sets kube-proxy's localhost NodePorts "
+			 "(arguments or config file)");
+		return false;
+	}
+	snprintf(why, len, "no " ROUTE_LOCALNET ": kube-proxy would exit at start setting it");
+	return args_possible(c, why, len);
+}
+
+static int localhost_nodeports_apply(struct ctx *c)
+{
+	log_info("localhost-nodeports: adding --kube-proxy-arg=iptables-localhost-nodeports=false (no " ROUTE_LOCALNET
+		 ": kube-proxy would exit at start; NodePorts do not answer on 127.0.0.1)");
+	return plan_add_k3s_arg(c->plan, "--kube-proxy-arg=iptables-localhost-nodeports=false");
+}
+
+const struct step step_localhost_nodeports = {
+	.name = "localhost-nodeports",
+	.roles = ROLES_AGENT,
+	.required = 0,
+	.privileged = false,
+	.needed = localhost_nodeports_needed,
+	.apply = localhost_nodeports_apply,
 };

@@ -6,13 +6,17 @@
 # kube-apiserver v1.34.3 over etcd, on a Docker network, and run real pods
 # from preloaded images; kubectl v1.34.3 checks from the host.
 #   - this machine's kernel (runc): the node is Ready; a host-network pod and
-#     a pod on the bridge CNI (host-local IPAM) run to completion;
+#     a pod on the bridge CNI (host-local IPAM) run to completion, and a
+#     ClusterIP Service answers a pod through kube-proxy;
 #   - the current gVisor (runsc-current-netraw: netstack with raw sockets):
 #     the node is Ready; a host-network pod runs to completion inside the
 #     sandbox (containerd and runc under gVisor, on the v1 hierarchies the
 #     init mounts, the overlayfs snapshotter); bridge ports refuse hairpin
 #     mode there, so the init has flannel delegate to its routed-veth plugin,
 #     and a pod in its own network namespace runs and reaches the API server;
+#     a ClusterIP Service does not answer: kube-proxy (kept from exiting by
+#     the init's localhost-nodeports flag) cannot load its rules, which need
+#     the conntrack and comment extensions netstack lacks;
 #   - the same without --net-raw (no iptables for kubelet's own rules): the
 #     same node and host-network pod;
 #   - Debian's runsc (2022, host network): kubelet stops at start (it cannot
@@ -27,7 +31,7 @@ REAL_WORKER_IMAGE=k3s-sandbox-test/real-worker:local
 
 setup_file() {
 	local part
-	for part in kubelet kube-apiserver kubectl containerd containerd-shim-runc-v2 ctr etcd; do
+	for part in kubelet kube-proxy kube-apiserver kubectl containerd containerd-shim-runc-v2 ctr etcd; do
 		[ -x "$PARTS/$part" ] || fail_loudly "$PARTS/$part is missing (tests/lib/setup-host.sh builds it)"
 	done
 	"$DOCKER" info --format '{{json .Runtimes}}' | grep -q '"runsc-current-netraw"' ||
@@ -157,9 +161,53 @@ pod_event_has() { # name text
 
 delete_pods() {
 	kctl delete pod --all --grace-period=0 --force >/dev/null 2>&1 || true
+	kctl delete service web --ignore-not-found >/dev/null 2>&1 || true
+	kctl delete endpointslice web-1 --ignore-not-found >/dev/null 2>&1 || true
 }
 
-@test "this kernel: real kubelet and containerd join the API; a host-network pod and a bridge CNI pod run to completion" {
+# http_get HOST PORT: a pod script asking for / over plain HTTP, with nc
+# (the pod image's busybox wget crashes: a static glibc build).
+http_get() {
+	printf 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 10 %s %s' "$1" "$2"
+}
+
+pod_running() { # name
+	[ "$(pod_phase "$1")" = Running ]
+}
+
+pod_finished() { # name
+	case $(pod_phase "$1") in Succeeded | Failed) return 0 ;; esac
+	return 1
+}
+
+# start_service NODE: a web pod on NODE behind the ClusterIP Service "web".
+# No controller manager runs here to fill in its endpoints, so the Service
+# has no selector and its EndpointSlice names the pod; kube-proxy programs
+# the ClusterIP from both. Sets CLUSTER_IP.
+start_service() {
+	run_pod "$1" web false 'mkdir /www; echo the-service-answered >/www/index.html; exec httpd -f -p 8080 -h /www'
+	wait_until 120 pod_running web || {
+		kctl describe pod web | tail -n 15 >&2
+		false
+	}
+	kctl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{port: 80, targetPort: 8080, protocol: TCP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{port: 8080, protocol: TCP}]
+endpoints: [{addresses: ["$(kctl get pod web -o 'jsonpath={.status.podIP}')"], conditions: {ready: true}}]
+EOF
+	CLUSTER_IP=$(kctl get service web -o 'jsonpath={.spec.clusterIP}')
+	[[ $CLUSTER_IP =~ ^10\.43\. ]] || fail "Service web has ClusterIP '$CLUSTER_IP'"
+}
+
+@test "this kernel: real kubelet and containerd join the API; a host-network pod, a bridge CNI pod and a ClusterIP Service work" {
 	start_worker runc-node
 	wait_node_ready runc-node
 	assert_equal "$(kctl get node runc-node -o 'jsonpath={.status.nodeInfo.kubeletVersion} {.status.nodeInfo.containerRuntimeVersion}')" \
@@ -176,6 +224,13 @@ delete_pods() {
 	assert_line --regexp '^ +inet 10\.42\.0\.[0-9]+/24 '
 	assert_equal "$(kctl get pod pod-net -o 'jsonpath={.status.podIP}')" \
 		"$(sed -n 's|.*inet \(10\.42\.0\.[0-9]*\)/24.*|\1|p' <<<"$output")"
+	# A ClusterIP Service answers a pod, through kube-proxy's iptables rules.
+	start_service runc-node
+	run_pod runc-node svc-client false "$(http_get "$CLUSTER_IP" 80)"
+	wait_pod_succeeded svc-client
+	run kctl logs svc-client
+	assert_line "HTTP/1.1 200 OK"
+	assert_line "the-service-answered"
 	delete_pods
 }
 
@@ -202,7 +257,7 @@ delete_pods() {
 	# A pod in its own network namespace, on routed-veth: it reaches the
 	# API server through the node's SNAT (an HTTP request to the HTTPS port
 	# is answered 400 by kube-apiserver).
-	run_pod gvisor-node pod-net false "echo pod-net ran; ip -4 addr show eth0; printf \"GET /readyz HTTP/1.0\\r\\n\\r\\n\" | nc -w 10 $API_IP 6443"
+	run_pod gvisor-node pod-net false "echo pod-net ran; ip -4 addr show eth0; $(http_get "$API_IP" 6443)"
 	wait_pod_succeeded pod-net
 	run kctl logs pod-net
 	assert_line "pod-net ran"
@@ -211,6 +266,24 @@ delete_pods() {
 	assert_line --partial "Client sent an HTTP request to an HTTPS server"
 	assert_equal "$(kctl get pod pod-net -o 'jsonpath={.status.podIP}')" \
 		"$(sed -n 's|.*inet \(10\.42\.0\.[0-9]*\)/32.*|\1|p' <<<"$output")"
+	# The ceiling: a ClusterIP Service. kube-proxy's rules need iptables
+	# extensions netstack lacks, so none load and the ClusterIP leads nowhere.
+	start_service gvisor-node
+	run_pod gvisor-node svc-client false "$(http_get "$CLUSTER_IP" 80)"
+	wait_until 120 pod_finished svc-client
+	# Not DNATed, the request leaves by the default route (where whatever
+	# answers for 10.43.0.0/16 outside, if anything, is not the web pod).
+	run kctl logs svc-client
+	refute_output --partial "the-service-answered"
+	# kube-proxy itself keeps running (without the init's flag it would exit
+	# at start, setting route_localnet) and says why its rules do not load.
+	"$DOCKER" exec "$PREFIX-real-worker-gvisor-node" pidof kube-proxy >/dev/null
+	run worker_logs gvisor-node
+	assert_line "k3s-init: localhost-nodeports: adding --kube-proxy-arg=iptables-localhost-nodeports=false (no /proc/sys/net/ipv4/conf/all/route_localnet: kube-proxy would exit at start; NodePorts do not answer on 127.0.0.1)"
+	refute_output --partial "real-parts k3s: kube-proxy exited"
+	assert_output --partial '"Failed to ensure chain jumps"'
+	assert_output --partial "Warning: Extension comment revision 0 not supported"
+	assert_output --partial '"Sync failed" ipFamily="IPv4"'
 	# Neither restart loop nor crash: the node's processes are the first ones.
 	assert_equal "$("$DOCKER" inspect -f '{{.State.Running}} {{.RestartCount}}' "$PREFIX-real-worker-gvisor-node")" "true 0"
 	node_ready gvisor-node

@@ -284,6 +284,22 @@ setup_file() {
 	assert_equal "$(grep -c 'dropping sysctl' <<<"$output")" 1
 }
 
+# gVisor's procfs has no route_localnet, and real kube-proxy exits at start
+# when it cannot set it (tests/images/real-parts.bats). A tmpfs over
+# conf/all hides it here.
+@test "flags: no route_localnet: kube-proxy gets iptables-localhost-nodeports=false, unless the user sets it" {
+	run ns_run "mount -t tmpfs tmpfs /proc/sys/net/ipv4/conf/all && \$K3S_INIT agent"
+	assert_success
+	assert_line "k3s-init: localhost-nodeports: adding --kube-proxy-arg=iptables-localhost-nodeports=false (no /proc/sys/net/ipv4/conf/all/route_localnet: kube-proxy would exit at start; NodePorts do not answer on 127.0.0.1)"
+	assert_line "argv[2]=--kube-proxy-arg=iptables-localhost-nodeports=false"
+	run ns_run "mount -t tmpfs tmpfs /proc/sys/net/ipv4/conf/all && \$K3S_INIT agent --kube-proxy-arg=nodeport-addresses=primary"
+	assert_success
+	assert_line --partial "localhost-nodeports: ok: no /proc/sys/net/ipv4/conf/all/route_localnet, but the user sets"
+	refute_line --partial "iptables-localhost-nodeports=false"
+	run ns_run "\$K3S_INIT doctor agent"
+	assert_line "plan: localhost-nodeports: ok: /proc/sys/net/ipv4/conf/all/route_localnet exists"
+}
+
 @test "flags: a user --snapshotter wins; K3S_INIT_LOCAL_STORAGE=on adds the kubelet flag" {
 	NS_ENV="K3S_INIT_SNAPSHOTTER=auto K3S_INIT_LOCAL_STORAGE=on" \
 		run ns_run "\$K3S_INIT agent --snapshotter=stargz"

@@ -22,7 +22,7 @@ parts=${PARTS_DIR:-/usr/local/lib/k3s-sandbox/real-parts}
 worker_image=${WORKER_IMAGE:-k3s-sandbox-test-img/worker:local}
 preload=${PRELOAD_DIR:-}
 # What the two images take from $parts.
-used_parts=(kubelet kube-apiserver containerd containerd-shim-runc-v2 ctr etcd)
+used_parts=(kubelet kube-proxy kube-apiserver containerd containerd-shim-runc-v2 ctr etcd)
 docker_cli=/usr/bin/docker
 [ -x "$docker_cli" ] || docker_cli=docker
 # shellcheck source=tests/lib/image-replace.bash
@@ -70,4 +70,5 @@ build k3s-sandbox-test/pause:local Dockerfile.pod-images --target pause
 build k3s-sandbox-test/busybox:local Dockerfile.pod-images --target busybox
 "$docker_cli" save -o "$preload/pod-images.tar" k3s-sandbox-test/pause:local k3s-sandbox-test/busybox:local ||
 	die "docker save of the pod images failed"
+drop_build_leftovers "$docker_cli"
 say "pod images saved in $preload/pod-images.tar"

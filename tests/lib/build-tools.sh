@@ -12,7 +12,7 @@
 #   libmnl   a static libmnl.a (Debian sid's libmnl-dev; bookworm ships only
 #            the shared library), so that the tests' build of the init is
 #            static like the product: /usr/local/lib/k3s-sandbox/static-libs/
-#   kubernetes  kubelet, kube-apiserver and kubectl from the Go module k8s.io/kubernetes
+#   kubernetes  kubelet, kube-proxy, kube-apiserver and kubectl from the Go module k8s.io/kubernetes
 #            at the Kubernetes version of the k3s pin (Dockerfile.worker's
 #            K3S_VERSION), for the real-parts tests (tests/fixtures/real-parts):
 #            /usr/local/lib/k3s-sandbox/real-parts/
@@ -287,7 +287,7 @@ pin_local_replaces() {
 	done < <(awk -v prefix="$prefix" '$2 == "=>" && index($3, prefix) == 1 {print $1}' "$work/src/go.mod")
 }
 
-# kubelet, kube-apiserver and kubectl. Kubernetes' go.mod points its staging modules
+# kubelet, kube-proxy, kube-apiserver and kubectl. Kubernetes' go.mod points its staging modules
 # (k8s.io/api, client-go, ...) at ./staging, which the module zip leaves out
 # (nested modules): they are required at their published versions instead,
 # v0.N.P for v1.N.P, and the sample-* ones, which no command imports and the
@@ -295,8 +295,8 @@ pin_local_replaces() {
 # --version` prints and what the node reports as kubeletVersion.
 build_kubernetes() {
 	local version=$KUBERNETES_VERSION work go minor start=$SECONDS
-	begin_build kubernetes "$version" "kubelet, kube-apiserver and kubectl from k8s.io/kubernetes" \
-		kubelet kube-apiserver kubectl
+	begin_build kubernetes "$version" "kubelet, kube-proxy, kube-apiserver and kubectl from k8s.io/kubernetes" \
+		kubelet kube-proxy kube-apiserver kubectl
 	[ -n "$work" ] || return 0
 	module_copy kubernetes "k8s.io/kubernetes@$version"
 	rm -f "$work/src/go.work" "$work/src/go.work.sum"
@@ -306,13 +306,13 @@ build_kubernetes() {
 	local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version \
 		-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
 		-X k8s.io/component-base/version.gitTreeState=clean"
-	for cmd in kubelet kube-apiserver kubectl; do
+	for cmd in kubelet kube-proxy kube-apiserver kubectl; do
 		run_step kubernetes "go build ./cmd/$cmd" "$work/build.log" \
 			go_env GOFLAGS="-buildvcs=false -mod=mod" "$go" -C "$work/src" build -tags providerless -trimpath \
 			-ldflags "$ldflags" -o "$work/out/$cmd" "./cmd/$cmd"
 	done
 	local reported
-	for cmd in kubelet kube-apiserver; do
+	for cmd in kubelet kube-proxy kube-apiserver; do
 		reported=$("$work/out/$cmd" --version)
 		[ "$reported" = "Kubernetes $version" ] ||
 			die "kubernetes: the built $cmd reports '$reported', not Kubernetes $version"
@@ -492,7 +492,7 @@ for tool in $tools; do
 		;;
 	kubernetes)
 		build_kubernetes
-		for cmd in kubelet kube-apiserver kubectl; do
+		for cmd in kubelet kube-proxy kube-apiserver kubectl; do
 			install_tool "$tools_dir/kubernetes-$KUBERNETES_VERSION/$cmd" "/usr/local/lib/k3s-sandbox/real-parts/$cmd"
 		done
 		;;
