@@ -183,7 +183,7 @@ static void print_limits(const struct probe *p, const struct cli *cli)
 	}
 	else if (nm || nt)
 		printf("limit: iptables lacks %s%s%s%s: the kube-proxy, flannel and network policy rules that use "
-		       "them fail to load\n", nm ? "the matches " : "", matches, nm && nt ? " and the targets " :
+		       "them fail to load (kube-proxy's: no ClusterIP Services)\n", nm ? "the matches " : "", matches, nm && nt ? " and the targets " :
 		       nt ? "the targets " : "", targets);
 }
 

@@ -294,8 +294,8 @@ static bool role_runs_agent(const struct cli *cli)
 
 /* Whether the bridge plugin can attach pods: tried on a trial bridge in a
  * namespace of its own, only for an agent under gVisor, whose netstack is
- * the one network stack known to refuse it (the trial costs a fork and a
- * namespace; on Linux every bridge takes hairpin mode). */
+ * the one network stack known to refuse it (the trial costs a namespace and
+ * four netlink requests; on Linux every bridge takes hairpin mode). */
 static void probe_pod_network(struct probe *p, const struct cli *cli)
 {
 	p->podnet_hairpin_err = -1;
@@ -303,14 +303,14 @@ static void probe_pod_network(struct probe *p, const struct cli *cli)
 		snprintf(p->podnet_why, sizeof p->podnet_why, "%s", !p->gvisor ? "not under gVisor" : "no agent");
 		return;
 	}
-	struct probe_limits l;
-	probe_limits(&l);
-	if (!l.tried_links || l.podnet_setup_err != 0) {
-		snprintf(p->podnet_why, sizeof p->podnet_why, "no trial bridge port (%s)",
-			 strerror(l.tried_links ? l.podnet_setup_err : l.links_err));
-		return;
-	}
-	p->podnet_hairpin_err = l.hairpin_err;
+	int setup_err;
+	bool no_setns;
+	p->podnet_hairpin_err = probe_bridge_hairpin(&setup_err, &no_setns);
+	if (p->podnet_hairpin_err < 0 && no_setns)
+		snprintf(p->podnet_why, sizeof p->podnet_why, "setns(CLONE_NEWNET) refused (%s): no CNI plugin can "
+			 "configure a pod's namespace", strerror(setup_err));
+	else if (p->podnet_hairpin_err < 0)
+		snprintf(p->podnet_why, sizeof p->podnet_why, "no trial bridge port (%s)", strerror(setup_err));
 }
 
 void probe_run(struct probe *p, const struct cli *cli)

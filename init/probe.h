@@ -66,7 +66,7 @@ struct probe {
 	/* The bridge plugin's hairpin setting on a trial bridge port
 	 * (probe_limits.c): 0 or errno; -1 when not tried (see podnet_why). */
 	int podnet_hairpin_err;
-	char podnet_why[96];
+	char podnet_why[128];
 };
 
 /* The v1 controller names the probe looks for and the cgroups repair mounts

@@ -295,6 +295,72 @@ static void probe_links(struct probe_limits *l)
 	l->podnet_setup_err = results[RESULT_PODNET + 2];
 }
 
+/* The four requests the answer needs (not the whole links probe), in the
+ * calling task's network namespace; results[0] hairpin, results[1] setup. */
+static void hairpin_trial(int results[2])
+{
+	results[0] = -1;
+	results[1] = 0;
+	struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
+	if (nl == NULL) {
+		results[1] = errno ? errno : EIO;
+		return;
+	}
+	results[1] = try_link(nl, "bridge", "k3sb0");
+	if (results[1] == 0)
+		results[1] = try_link(nl, "veth", "k3sp0");
+	errno = 0;
+	unsigned bridge = if_nametoindex("k3sb0"), port = if_nametoindex("k3sp0");
+	if (results[1] == 0 && (bridge == 0 || port == 0))
+		results[1] = errno ? errno : ENODEV;
+	if (results[1] == 0)
+		results[1] = set_link(nl, port, LINK_MASTER, bridge);
+	if (results[1] == 0)
+		results[0] = set_link(nl, port, LINK_HAIRPIN_OFF, 0);
+	mnl_socket_close(nl);
+}
+
+/* In this process, not in a forked child (under gVisor a fork and a child's
+ * exit cost about as much as the rest of the init's start): the trial
+ * namespace is entered with unshare(CLONE_NEWNET) and left with setns back.
+ * setns is asked first, by entering the namespace the process is already
+ * in: Debian's runsc refuses it (EOPNOTSUPP), and where it is refused no CNI
+ * plugin can configure a pod's namespace either (they all setns into it),
+ * so there is nothing to try. -1 with errno then. */
+static int hairpin_in_process(int results[2])
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -1;
+	if (setns(self, CLONE_NEWNET) != 0 || unshare(CLONE_NEWNET) != 0) {
+		int saved = errno;
+		close(self);
+		errno = saved;
+		return -1;
+	}
+	hairpin_trial(results);
+	if (setns(self, CLONE_NEWNET) != 0) {
+		/* Left in the trial namespace, k3s would have no network at all. */
+		fprintf(stderr, "k3s-init: error: cannot return to this process's network namespace: %s\n",
+			strerror(errno));
+		_exit(71);
+	}
+	close(self);
+	return 0;
+}
+
+int probe_bridge_hairpin(int *setup_err, bool *no_setns)
+{
+	int results[2];
+	*no_setns = hairpin_in_process(results) != 0;
+	if (*no_setns) {
+		*setup_err = errno;
+		return -1;
+	}
+	*setup_err = results[1];
+	return results[1] == 0 ? results[0] : -1;
+}
+
 void probe_limits(struct probe_limits *l)
 {
 	memset(l, 0, sizeof *l);

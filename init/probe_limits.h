@@ -42,5 +42,10 @@ struct probe_limits {
 };
 
 void probe_limits(struct probe_limits *l);
+/* Only the bridge plugin's hairpin setting, for the init's start: a bridge and
+ * a veth port in a throwaway network namespace (four requests). The hairpin
+ * result: 0 or errno; -1 when the trial could not be set up (*setup_err says
+ * why; *no_setns when it is setns(CLONE_NEWNET) that is refused). */
+int probe_bridge_hairpin(int *setup_err, bool *no_setns);
 
 #endif

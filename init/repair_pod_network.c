@@ -102,7 +102,7 @@ static int pod_network_apply(struct ctx *c)
 		return -1;
 	}
 	int hairpin = c->probe->podnet_hairpin_err;
-	char found[160];
+	char found[192];
 	if (hairpin > 0)
 		snprintf(found, sizeof found, "bridge ports refuse hairpin mode: %s", strerror(hairpin));
 	else
