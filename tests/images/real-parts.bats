@@ -18,7 +18,8 @@
 #     the init's localhost-nodeports flag) cannot load its rules, which need
 #     the conntrack and comment extensions netstack lacks;
 #   - the same without --net-raw (no iptables for kubelet's own rules): the
-#     same node and host-network pod;
+#     same node and host-network pod; a pod in its own namespace does not
+#     start, routed-veth's SNAT rule cannot load;
 #   - Debian's runsc (2022, host network): kubelet stops at start (it cannot
 #     make its root dir rshared), and no image unpacks (containerd's
 #     MS_BIND|MS_REC mounts are refused).
@@ -290,13 +291,18 @@ EOF
 	delete_pods
 }
 
-@test "current gVisor without --net-raw: the node is Ready and a host-network pod runs, as with it" {
+@test "current gVisor without --net-raw: the node is Ready and a host-network pod runs, as with it; a pod network needs iptables" {
 	start_worker gvisor-noraw-node --runtime runsc-current
 	wait_node_ready gvisor-noraw-node
 	run_pod gvisor-noraw-node host-net true 'echo host-net ran on $(uname -r)'
 	wait_pod_succeeded host-net
 	run kctl logs host-net
 	assert_output "host-net ran on 4.19.0-gvisor"
+	# A pod in its own namespace: routed-veth attaches it, but its SNAT
+	# rule cannot load without raw sockets, and the ADD is undone.
+	run_pod gvisor-noraw-node pod-net false 'echo pod-net ran'
+	wait_until 90 pod_event_has pod-net 'plugin type="routed-veth" failed (add): snat: iptables -t nat -A POSTROUTING'
+	assert_equal "$(pod_phase pod-net)" Pending
 	delete_pods
 }
 
