@@ -4,30 +4,25 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fsutil.h"
 
 /* The first DIR/TYPE of CNI_PATH that is an executable file (libcni
- * pkg/invoke/find.go FindInPath). */
+ * pkg/invoke/find.go FindInPath; an empty element is the working directory
+ * there too, filepath.Join("", type)). */
 static int find_plugin(const char *type, char out[PATH_MAX], struct cni_error *err)
 {
 	if (type[0] == '\0' || strchr(type, '/') != NULL || strcmp(type, ".") == 0 || strcmp(type, "..") == 0)
 		return cni_fail(err, CNI_ERR_INVALID_CONFIG, "invalid plugin type \"%s\"", type);
 	const char *path = getenv("CNI_PATH");
-	for (const char *p = path ? path : ""; *p != '\0';) {
-		size_t n = strcspn(p, ":");
-		struct stat st;
-		if (n > 0 && snprintf(out, PATH_MAX, "%.*s/%s", (int)n, p, type) < PATH_MAX && stat(out, &st) == 0 &&
-		    S_ISREG(st.st_mode) && access(out, X_OK) == 0)
-			return 0;
-		p += n + (p[n] == ':');
-	}
+	if (path_lookup(type, path ? path : "", out, PATH_MAX) == 0)
+		return 0;
 	return cni_fail(err, CNI_ERR_INVALID_CONFIG, "failed to find plugin \"%s\" in path [%s]", type, path ? path : "");
 }
 
@@ -72,40 +67,6 @@ static int read_outcome(const char *type, int status, const char *text, size_t l
 	return -1;
 }
 
-/* Read all of fd; NULL with errno on failure. */
-static char *read_all(int fd, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf != NULL) {
-		if (n == cap) {
-			char *grown = realloc(buf, cap * 2);
-			if (grown == NULL) {
-				free(buf);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = grown;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r == 0) {
-			*len = n;
-			return buf;
-		}
-		if (r < 0 && errno != EINTR) {
-			int saved = errno;
-			free(buf);
-			errno = saved;
-			return NULL;
-		}
-		if (r > 0)
-			n += (size_t)r;
-	}
-	errno = ENOMEM;
-	return NULL;
-}
-
 static void close_pair(int p[2])
 {
 	close(p[0]);
@@ -143,7 +104,7 @@ int cni_exec_plugin(const char *type, const char *command, const char *config, s
 	int write_errno = write_all(in[1], config, len) == 0 ? 0 : errno;
 	close(in[1]);
 	size_t outlen = 0;
-	char *text = read_all(out[0], &outlen);
+	char *text = read_fd_all(out[0], SIZE_MAX - 1, &outlen);
 	int read_errno = text ? 0 : errno;
 	close(out[0]);
 	int status = 0;

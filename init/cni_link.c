@@ -22,6 +22,8 @@ static int transact(struct nlmsghdr *nlh)
 	return rc;
 }
 
+#define LINK_REQUEST_SIZE 512
+
 static int link_index(const char *name, unsigned *index)
 {
 	*index = if_nametoindex(name);
@@ -42,15 +44,26 @@ static struct ifinfomsg *put_link_header(struct nlmsghdr *nlh, int type, unsigne
 	return ifi;
 }
 
-static int move_to_netns(const char *name, int netns_fd)
+/* An RTM_SETLINK or RTM_DELLINK for link NAME, in BUF; NULL with errno
+ * (ENODEV) when there is no such link. */
+static struct nlmsghdr *link_request(char buf[LINK_REQUEST_SIZE], const char *name, int type, struct ifinfomsg **ifi)
 {
 	unsigned index;
 	if (link_index(name, &index) < 0)
-		return -1;
-	char buf[512];
+		return NULL;
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifi = put_link_header(nlh, RTM_SETLINK, 0);
-	ifi->ifi_index = (int)index;
+	*ifi = put_link_header(nlh, type, 0);
+	(*ifi)->ifi_index = (int)index;
+	return nlh;
+}
+
+static int move_to_netns(const char *name, int netns_fd)
+{
+	char buf[LINK_REQUEST_SIZE];
+	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh = link_request(buf, name, RTM_SETLINK, &ifi);
+	if (nlh == NULL)
+		return -1;
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
 	return transact(nlh);
 }
@@ -91,13 +104,11 @@ int cni_link_veth_create(const char *host, const char *peer, int netns_fd, unsig
 
 int cni_link_rename_up(const char *name, const char *new_name)
 {
-	unsigned index;
-	if (link_index(name, &index) < 0)
+	char buf[LINK_REQUEST_SIZE];
+	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh = link_request(buf, name, RTM_SETLINK, &ifi);
+	if (nlh == NULL)
 		return -1;
-	char buf[512];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifi = put_link_header(nlh, RTM_SETLINK, 0);
-	ifi->ifi_index = (int)index;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, new_name);
 	if (transact(nlh) < 0)
 		return -1;
@@ -106,13 +117,11 @@ int cni_link_rename_up(const char *name, const char *new_name)
 
 int cni_link_up(const char *name)
 {
-	unsigned index;
-	if (link_index(name, &index) < 0)
+	char buf[LINK_REQUEST_SIZE];
+	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh = link_request(buf, name, RTM_SETLINK, &ifi);
+	if (nlh == NULL)
 		return -1;
-	char buf[512];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifi = put_link_header(nlh, RTM_SETLINK, 0);
-	ifi->ifi_index = (int)index;
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	return transact(nlh);
@@ -120,13 +129,11 @@ int cni_link_up(const char *name)
 
 int cni_link_delete(const char *name)
 {
-	unsigned index;
-	if (link_index(name, &index) < 0)
+	char buf[LINK_REQUEST_SIZE];
+	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh = link_request(buf, name, RTM_DELLINK, &ifi);
+	if (nlh == NULL)
 		return errno == ENODEV ? 0 : -1;
-	char buf[512];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifi = put_link_header(nlh, RTM_DELLINK, 0);
-	ifi->ifi_index = (int)index;
 	if (transact(nlh) < 0 && errno != ENODEV)
 		return -1;
 	return 0;

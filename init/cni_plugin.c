@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+#include "log.h"
+
 #ifndef K3S_INIT_VERSION
 #define K3S_INIT_VERSION "unknown"
 #endif
@@ -25,36 +28,16 @@ void cni_print_about(const char *what, const char *const *versions, size_t count
 
 char *cni_read_stdin(size_t *len, struct cni_error *err)
 {
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf != NULL) {
-		if (n == cap) {
-			if (cap >= MAX_STDIN) {
-				free(buf);
-				cni_fail(err, CNI_ERR_DECODE, "network config on stdin is larger than %u bytes", MAX_STDIN);
-				return NULL;
-			}
-			char *grown = realloc(buf, cap * 2);
-			if (grown == NULL)
-				break;
-			buf = grown;
-			cap *= 2;
-		}
-		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r == 0) {
-			*len = n;
-			return buf;
-		}
-		if (r < 0 && errno != EINTR) {
-			free(buf);
-			cni_fail(err, CNI_ERR_IO, "error reading from stdin: %s", strerror(errno));
-			return NULL;
-		}
-		if (r > 0)
-			n += (size_t)r;
-	}
-	free(buf);
-	cni_fail(err, CNI_ERR_INTERNAL, "out of memory");
+	/* Refused from MAX_STDIN bytes on, as before the reader was shared. */
+	char *buf = read_fd_all(STDIN_FILENO, MAX_STDIN - 1, len);
+	if (buf != NULL)
+		return buf;
+	if (errno == EFBIG)
+		cni_fail(err, CNI_ERR_DECODE, "network config on stdin is larger than %u bytes", MAX_STDIN);
+	else if (errno == ENOMEM)
+		cni_fail(err, CNI_ERR_INTERNAL, "out of memory");
+	else
+		cni_fail(err, CNI_ERR_IO, "error reading from stdin: %s", strerror(errno));
 	return NULL;
 }
 
@@ -108,5 +91,38 @@ int cni_ignore_sigpipe(struct cni_error *err)
 	struct sigaction sa = { .sa_handler = SIG_IGN };
 	if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGPIPE, &sa, NULL) < 0)
 		return cni_fail(err, CNI_ERR_INTERNAL, "ignoring SIGPIPE: %s", strerror(errno));
+	return 0;
+}
+
+int cni_plugin_main(const char *what, const char *const *versions, size_t count, cni_run_fn run)
+{
+	log_configure(getenv("K3S_INIT_LOG"));
+	/* A fixed hash seed spares jansson opening /dev/urandom on every call;
+	 * the config comes from the runtime, so hash flooding is not a threat. */
+	json_object_seed(0x6b33736c);
+	struct cni_error err = { 0 };
+	struct cni_env env;
+	char version[CNI_MAX_VERSION] = "1.1.0";
+	if (cni_ignore_sigpipe(&err) < 0)
+		return cni_error_print(&err, version);
+	if (cni_env_load(&env, &err) < 0) {
+		/* The runtime pipes the config in; read it to answer in its version. */
+		if (!isatty(STDIN_FILENO)) {
+			struct cni_error ignored = { 0 };
+			size_t len = 0;
+			char *data = cni_read_stdin(&len, &ignored);
+			cni_version_for_error(data, len, version);
+			free(data);
+		}
+		return cni_error_print(&err, version);
+	}
+	if (env.command == CNI_CMD_NONE) {
+		cni_print_about(what, versions, count);
+		return 0;
+	}
+	if (env.command == CNI_CMD_VERSION)
+		return cni_cmd_version(versions, count);
+	if (run(&env, version, &err) < 0)
+		return cni_error_print(&err, version);
 	return 0;
 }

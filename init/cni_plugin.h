@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "cni_config.h"
+#include "cni_env.h"
 #include "cni_error.h"
 
 /* All of stdin (at most 16 MiB); NULL with err set. Caller frees. */
@@ -21,5 +22,13 @@ int cni_cmd_version(const char *const *versions, size_t count);
 void cni_print_about(const char *what, const char *const *versions, size_t count);
 /* SIGPIPE ignored: see the comment in cni_plugin.c. */
 int cni_ignore_sigpipe(struct cni_error *err);
+
+/* A plugin's command: read stdin, act, print the result; 0, or -1 with err
+ * set and version the cniVersion the error is to carry. */
+typedef int (*cni_run_fn)(const struct cni_env *env, char *version, struct cni_error *err);
+/* What every plugin's main does around its command: logging, the hash seed,
+ * SIGPIPE, the environment (an error answered in the config's version), the
+ * about line, VERSION; then run. The process exit status. */
+int cni_plugin_main(const char *what, const char *const *versions, size_t count, cni_run_fn run);
 
 #endif

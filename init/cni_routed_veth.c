@@ -384,30 +384,5 @@ int routed_veth_main(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	log_configure(getenv("K3S_INIT_LOG"));
-	json_object_seed(0x6b33736c); /* as in host-local: no /dev/urandom per call */
-	struct cni_error err = { 0 };
-	struct cni_env env;
-	char version[CNI_MAX_VERSION] = "1.1.0";
-	if (cni_ignore_sigpipe(&err) < 0)
-		return cni_error_print(&err, version);
-	if (cni_env_load(&env, &err) < 0) {
-		if (!isatty(STDIN_FILENO)) {
-			struct cni_error ignored = { 0 };
-			size_t len = 0;
-			char *data = cni_read_stdin(&len, &ignored);
-			cni_version_for_error(data, len, version);
-			free(data);
-		}
-		return cni_error_print(&err, version);
-	}
-	if (env.command == CNI_CMD_NONE) {
-		cni_print_about("routed-veth", routed_versions, NROUTED_VERSIONS);
-		return 0;
-	}
-	if (env.command == CNI_CMD_VERSION)
-		return cni_cmd_version(routed_versions, NROUTED_VERSIONS);
-	if (run(&env, version, &err) < 0)
-		return cni_error_print(&err, version);
-	return 0;
+	return cni_plugin_main("routed-veth", routed_versions, NROUTED_VERSIONS, run);
 }

@@ -66,6 +66,12 @@ bool is_executable_file(const char *path)
 
 int path_lookup(const char *name, const char *path_list, char *out, size_t out_len)
 {
+	return path_lookup_skip(name, path_list, NULL, out, out_len);
+}
+
+int path_lookup_skip(const char *name, const char *path_list, bool (*skip)(const char *path), char *out,
+		     size_t out_len)
+{
 	if (strchr(name, '/')) {
 		if (!is_executable_file(name))
 			return -1;
@@ -82,7 +88,7 @@ int path_lookup(const char *name, const char *path_list, char *out, size_t out_l
 		/* An empty PATH element means the current directory (POSIX). */
 		int w = n == 0 ? snprintf(out, out_len, "./%s", name)
 			       : snprintf(out, out_len, "%.*s/%s", (int)n, p, name);
-		if (w > 0 && (size_t)w < out_len && is_executable_file(out))
+		if (w > 0 && (size_t)w < out_len && is_executable_file(out) && (skip == NULL || !skip(out)))
 			return 0;
 		if (!end)
 			break;
@@ -127,11 +133,8 @@ ssize_t read_small(const char *path, char *buf, size_t len)
 	return total;
 }
 
-char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, size_t *len_out)
+char *read_fd_all(int fd, size_t limit, size_t *len_out)
 {
-	int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | open_flags);
-	if (fd < 0)
-		return NULL;
 	size_t cap = 4096, len = 0;
 	char *buf = NULL;
 	int e = 0;
@@ -164,7 +167,6 @@ char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, s
 		}
 		cap *= 2;
 	}
-	close(fd);
 	if (e != 0) {
 		free(buf);
 		errno = e;
@@ -173,6 +175,18 @@ char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, s
 	buf[len] = '\0';
 	if (len_out != NULL)
 		*len_out = len;
+	return buf;
+}
+
+char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, size_t *len_out)
+{
+	int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | open_flags);
+	if (fd < 0)
+		return NULL;
+	char *buf = read_fd_all(fd, limit, len_out);
+	int e = errno;
+	close(fd);
+	errno = e;
 	return buf;
 }
 

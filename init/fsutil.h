@@ -11,6 +11,9 @@ int mkdir_p(const char *path, mode_t mode);
 /* Find an executable regular file `name` on `path_list` (':' separated), as
  * execvp/LookPath would. 0 and the path in `out`, or -1. */
 int path_lookup(const char *name, const char *path_list, char *out, size_t out_len);
+/* The same, passing over every candidate for which skip(path) is true. */
+int path_lookup_skip(const char *name, const char *path_list, bool (*skip)(const char *path), char *out,
+		     size_t out_len);
 /* True when path is a regular file (following symlinks) with an execute bit. */
 bool is_executable_file(const char *path);
 /* Read until buf holds cap bytes or the file ends (retrying short reads and
@@ -24,6 +27,8 @@ ssize_t read_small(const char *path, char *buf, size_t len);
  * O_RDONLY|O_CLOEXEC (O_NOFOLLOW, say). NULL with errno on failure; EFBIG when
  * the file holds more than limit bytes. */
 char *read_file_at(int dir_fd, const char *path, int open_flags, size_t limit, size_t *len_out);
+/* The same for what is left to read on an open descriptor (not closed). */
+char *read_fd_all(int fd, size_t limit, size_t *len_out);
 /* Write all of data, retrying short writes and EINTR. 0 or -1 with errno. */
 int write_all(int fd, const char *data, size_t len);
 /* Create (or truncate) path with content and mode. 0 or -1 with errno. */

@@ -196,23 +196,32 @@ static int try_prefsrc_route(struct mnl_socket *nl, unsigned index)
 	return nl_transact(nl, nlh) == 0 ? 0 : errno;
 }
 
-/* A bridge k3sb0 with the veth k3sp0 (peer k3sp1) as its port: the port's
- * hairpin mode, then the route. Each result is 0, an errno, or -1 when a
- * step before it failed (then *setup_err says which errno). */
-static void try_pod_network(struct mnl_socket *nl, int *hairpin, int *prefsrc, int *setup_err)
+/* A bridge k3sb0 with the veth k3sp0 (peer k3sp1) as its port, then the
+ * port's hairpin mode: 0 or errno, or -1 when a step before it failed (then
+ * *setup_err says which errno). *port is the port's index. */
+static int try_hairpin(struct mnl_socket *nl, int *setup_err, unsigned *port)
 {
-	*hairpin = *prefsrc = -1;
 	*setup_err = try_link(nl, "bridge", "k3sb0");
 	if (*setup_err == 0)
 		*setup_err = try_link(nl, "veth", "k3sp0");
 	errno = 0;
-	unsigned bridge = if_nametoindex("k3sb0"), port = if_nametoindex("k3sp0");
-	if (*setup_err == 0 && (bridge == 0 || port == 0))
+	unsigned bridge = if_nametoindex("k3sb0");
+	*port = if_nametoindex("k3sp0");
+	if (*setup_err == 0 && (bridge == 0 || *port == 0))
 		*setup_err = errno ? errno : ENODEV;
 	if (*setup_err == 0)
-		*setup_err = set_link(nl, port, LINK_MASTER, bridge);
-	if (*setup_err == 0)
-		*hairpin = set_link(nl, port, LINK_HAIRPIN_OFF, 0);
+		*setup_err = set_link(nl, *port, LINK_MASTER, bridge);
+	return *setup_err == 0 ? set_link(nl, *port, LINK_HAIRPIN_OFF, 0) : -1;
+}
+
+/* The hairpin mode, then the port up and ptp's route on it. Each result is
+ * 0, an errno, or -1 when a step before it failed (then *setup_err says
+ * which errno). */
+static void try_pod_network(struct mnl_socket *nl, int *hairpin, int *prefsrc, int *setup_err)
+{
+	unsigned port;
+	*prefsrc = -1;
+	*hairpin = try_hairpin(nl, setup_err, &port);
 	if (*setup_err == 0)
 		*setup_err = set_link(nl, port, LINK_UP, 0);
 	if (*setup_err == 0)
@@ -295,28 +304,18 @@ static void probe_links(struct probe_limits *l)
 	l->podnet_setup_err = results[RESULT_PODNET + 2];
 }
 
-/* The four requests the answer needs (not the whole links probe), in the
- * calling task's network namespace; results[0] hairpin, results[1] setup. */
+/* try_hairpin on a socket of the calling task's network namespace;
+ * results[0] hairpin, results[1] setup. */
 static void hairpin_trial(int results[2])
 {
-	results[0] = -1;
-	results[1] = 0;
 	struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
 	if (nl == NULL) {
+		results[0] = -1;
 		results[1] = errno ? errno : EIO;
 		return;
 	}
-	results[1] = try_link(nl, "bridge", "k3sb0");
-	if (results[1] == 0)
-		results[1] = try_link(nl, "veth", "k3sp0");
-	errno = 0;
-	unsigned bridge = if_nametoindex("k3sb0"), port = if_nametoindex("k3sp0");
-	if (results[1] == 0 && (bridge == 0 || port == 0))
-		results[1] = errno ? errno : ENODEV;
-	if (results[1] == 0)
-		results[1] = set_link(nl, port, LINK_MASTER, bridge);
-	if (results[1] == 0)
-		results[0] = set_link(nl, port, LINK_HAIRPIN_OFF, 0);
+	unsigned port;
+	results[0] = try_hairpin(nl, &results[1], &port);
 	mnl_socket_close(nl);
 }
 

@@ -101,27 +101,14 @@ static void drop_missing_sysctls(const char *bundle)
 	json_decref(spec);
 }
 
-/* The next runc on PATH that is not this binary. */
-static int find_real_runc(char out[PATH_MAX])
-{
-	const char *path = getenv("PATH");
-	for (const char *p = path ? path : ""; *p != '\0';) {
-		size_t n = strcspn(p, ":");
-		if (n > 0 && snprintf(out, PATH_MAX, "%.*s/runc", (int)n, p) < PATH_MAX && is_executable_file(out) &&
-		    !is_this_binary(out))
-			return 0;
-		p += n + (p[n] == ':');
-	}
-	return -1;
-}
-
 int runc_front_main(int argc, char **argv)
 {
 	const char *bundle = bundle_of(argc, argv);
 	if (bundle != NULL)
 		drop_missing_sysctls(bundle);
 	char real[PATH_MAX];
-	if (find_real_runc(real) != 0) {
+	/* The next runc on PATH that is not this binary. */
+	if (path_lookup_skip("runc", getenv("PATH"), is_this_binary, real, sizeof real) != 0) {
 		say("no other runc on PATH (%s)", getenv("PATH") ? getenv("PATH") : "");
 		return 127;
 	}
