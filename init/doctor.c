@@ -120,6 +120,15 @@ static int missing_xt(const struct probe_limits *l, bool targets, char *out, siz
 	return count;
 }
 
+static bool xt_missing(const struct probe_limits *l, const char *name)
+{
+	for (int i = 0; i < LIMITS_XT; i++) {
+		if (strcmp(l->xt[i].name, name) == 0)
+			return l->xt[i].err == ENOENT;
+	}
+	return false;
+}
+
 /* What the agent's networking will lack: facts, one line each; they do not
  * change the verdict (k3s starts; pods or Services then fail). */
 static void print_limits(const struct probe *p, const struct cli *cli)
@@ -182,9 +191,13 @@ static void print_limits(const struct probe *p, const struct cli *cli)
 				     : "; gVisor has them only with runsc --net-raw");
 	}
 	else if (nm || nt)
-		printf("limit: iptables lacks %s%s%s%s: the kube-proxy, flannel and network policy rules that use "
-		       "them fail to load (kube-proxy's: no ClusterIP Services)\n", nm ? "the matches " : "", matches, nm && nt ? " and the targets " :
-		       nt ? "the targets " : "", targets);
+		printf("limit: iptables lacks %s%s%s%s: %s\n", nm ? "the matches " : "", matches,
+		       nm && nt ? " and the targets " : nt ? "the targets " : "", targets,
+		       xt_missing(&l, "comment")
+			       ? "the iptables-extensions step takes the comments out and leaves out the rules needing the "
+				 "rest, so ClusterIP Services answer pods, each from its last endpoint; no NodePorts, no "
+				 "source NAT of outside traffic to a Service, no network policies"
+			       : "the kube-proxy, flannel and network policy rules that use them fail to load");
 }
 
 int doctor_run(struct ctx *c)

@@ -363,3 +363,35 @@ bool is_this_binary(const char *path)
 	close(self);
 	return same == 1;
 }
+
+int symlink_replace(const char *path, const char *target)
+{
+	char cur[PATH_MAX], tmp[PATH_MAX];
+	ssize_t n = readlink(path, cur, sizeof cur - 1);
+	if (n >= 0) {
+		cur[n] = '\0';
+		if (strcmp(cur, target) == 0)
+			return 0;
+	}
+	const char *slash = strrchr(path, '/');
+	int dir_len = slash ? (int)(slash - path + 1) : 0;
+	if (snprintf(tmp, sizeof tmp, "%.*s.%s.tmp", dir_len, path, slash ? slash + 1 : path) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	unlink(tmp);
+	if (symlink(target, tmp) != 0 || rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+bool resolves_to_this_binary(const char *path)
+{
+	struct stat there, self;
+	return stat(path, &there) == 0 && stat("/proc/self/exe", &self) == 0 && there.st_dev == self.st_dev &&
+	       there.st_ino == self.st_ino;
+}

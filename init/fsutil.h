@@ -47,4 +47,10 @@ int install_self(const char *dest, bool may_bind, enum install_how *how);
  * is: install_self does not make one. */
 bool is_this_binary(const char *path);
 
+/* Make path a symlink to target, replacing what is there in one rename
+ * (a symlink to target already is left alone). 0 or -1 with errno. */
+int symlink_replace(const char *path, const char *target);
+/* Whether path, following symlinks, is the file this process runs from. */
+bool resolves_to_this_binary(const char *path);
+
 #endif

@@ -5,6 +5,10 @@
  *                  (for gVisor's netstack; see cni_routed_veth.c)
  *   runc        -> in front of the real runc: drops the sysctls the kernel
  *                  lacks from a container's spec (gVisor; see runc_front.c)
+ *   iptables, iptables-restore, ip6tables, ip6tables-restore
+ *               -> in front of the real ones: takes out the comment matches
+ *                  and leaves out the rules needing extensions the kernel
+ *                  lacks (gVisor; see iptables_front.c)
  *   anything else -> the PID-1 init: probe, repair, exec k3s (see init.c)
  * k3s only needs *a* runnable host-local on its PATH (k3s pkg/daemons/executor
  * LookPath("host-local")), so the init can offer itself under that name.
@@ -14,6 +18,7 @@
 #include "cni_host_local.h"
 #include "cni_routed_veth.h"
 #include "init.h"
+#include "iptables_front.h"
 #include "runc_front.h"
 
 static const char *program_name(const char *argv0)
@@ -30,5 +35,7 @@ int main(int argc, char **argv)
 		return routed_veth_main(argc, argv);
 	if (strcmp(program_name(argv[0]), "runc") == 0)
 		return runc_front_main(argc, argv);
+	if (iptables_front_name(program_name(argv[0])))
+		return iptables_front_main(argc, argv);
 	return init_main(argc, argv);
 }

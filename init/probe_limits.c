@@ -19,10 +19,8 @@
  * pkg/sentry/socket/netstack/stack.go localRoute knows no RTA_PREFSRC).
  *
  * iptables: legacy iptables, the only kind gVisor has, is asked for each
- * match and target revision the way iptables itself asks (getsockopt
- * IPT_SO_GET_REVISION_MATCH / _TARGET on a raw socket): ENOENT means the
- * kernel has none by that name (Linux net/netfilter/x_tables.c
- * xt_find_revision; gVisor netfilter.go MatchRevision alike). gVisor registers tcp, udp, owner, multiport
+ * match and target the way iptables itself asks (xt_revision.c). gVisor
+ * registers tcp, udp, owner, multiport
  * and mark matches only, and no MASQUERADE or MARK target
  * (pkg/sentry/socket/netfilter); its raw sockets exist only with runsc
  * --net-raw.
@@ -47,15 +45,7 @@
 
 #include "fsutil.h"
 #include "netlink.h"
-
-/* uapi linux/netfilter_ipv4/ip_tables.h and linux/netfilter/x_tables.h (not
- * included: they drag in linux/if.h, see probe_net.c). */
-#define K3S_IPT_SO_GET_REVISION_MATCH 66
-#define K3S_IPT_SO_GET_REVISION_TARGET 67
-struct k3s_xt_get_revision {
-	char name[29];
-	unsigned char revision;
-};
+#include "xt_revision.h"
 
 static const struct limits_xt xt_wanted[LIMITS_XT] = {
 	{ "comment", false, "kube-proxy, flannel", 0 },
@@ -76,25 +66,16 @@ static const struct limits_xt xt_wanted[LIMITS_XT] = {
 static void probe_xt(struct probe_limits *l)
 {
 	memcpy(l->xt, xt_wanted, sizeof l->xt);
-	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	int fd = xt_socket(AF_INET);
 	if (fd < 0) {
 		l->raw_err = errno;
 		return;
 	}
 	l->tried_xt = true;
 	for (int i = 0; i < LIMITS_XT; i++) {
-		struct k3s_xt_get_revision rev;
-		memset(&rev, 0, sizeof rev);
-		snprintf(rev.name, sizeof rev.name, "%s", l->xt[i].name);
-		socklen_t len = sizeof rev;
-		int opt = l->xt[i].target ? K3S_IPT_SO_GET_REVISION_TARGET : K3S_IPT_SO_GET_REVISION_MATCH;
-		/* EPROTONOSUPPORT: the name exists, revision 0 does not (Linux
-		 * has conntrack 1-3 and mark 1 only): present all the same. */
-		if (getsockopt(fd, IPPROTO_IP, opt, &rev, &len) == 0 || errno == EPROTONOSUPPORT)
-			continue;
-		l->xt[i].err = errno;
-		if (errno != ENOENT && l->xt_err == 0)
-			l->xt_err = errno;
+		l->xt[i].err = xt_has(fd, AF_INET, l->xt[i].target, l->xt[i].name);
+		if (l->xt[i].err != 0 && l->xt[i].err != ENOENT && l->xt_err == 0)
+			l->xt_err = l->xt[i].err;
 	}
 	close(fd);
 }

@@ -67,27 +67,6 @@ static bool iptables_needed(const struct ctx *c, char *why, size_t len)
 	return mode != NULL;
 }
 
-static int link_name(const char *name, const char *target)
-{
-	char path[PATH_MAX], tmp[PATH_MAX], cur[PATH_MAX];
-	snprintf(path, sizeof path, K3S_INIT_BIN_DIR "/%s", name);
-	ssize_t n = readlink(path, cur, sizeof cur - 1);
-	if (n >= 0) {
-		cur[n] = '\0';
-		if (strcmp(cur, target) == 0)
-			return 0;
-	}
-	snprintf(tmp, sizeof tmp, K3S_INIT_BIN_DIR "/.%s.tmp", name);
-	unlink(tmp);
-	if (symlink(target, tmp) != 0 || rename(tmp, path) != 0) {
-		int e = errno;
-		unlink(tmp);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
 static int iptables_apply(struct ctx *c)
 {
 	const char *preset = getenv("IPTABLES_MODE");
@@ -119,7 +98,9 @@ static int iptables_apply(struct ctx *c)
 		return -1;
 	}
 	for (int i = 0; names[i]; i++) {
-		if (link_name(names[i], found) != 0) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, K3S_INIT_BIN_DIR "/%s", names[i]);
+		if (symlink_replace(path, found) != 0) {
 			log_error("iptables: link " K3S_INIT_BIN_DIR "/%s -> %s: %s", names[i], found, strerror(errno));
 			return -1;
 		}

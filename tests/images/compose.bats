@@ -237,7 +237,7 @@ failed_checks() { # container
 	assert_success
 	assert_line --regexp '^probe: gvisor: yes \(uname [0-9.]+-gvisor'
 	assert_line --regexp '^limit: no vxlan devices \(RTM_NEWLINK: Operation not supported\)'
-	assert_line --regexp '^limit: iptables lacks the matches comment conntrack statistic addrtype set and the targets MASQUERADE MARK'
+	assert_line --regexp '^limit: iptables lacks the matches comment conntrack statistic addrtype set and the targets MASQUERADE MARK: the iptables-extensions step takes the comments out'
 	# The pod network steps of the CNI plugins, as real kubelet and
 	# containerd meet them there (tests/images/real-parts.bats).
 	assert_line "probe: pod network (a bridge with a veth port, same namespace): hairpin mode no Operation not supported, route with a preferred source no Operation not supported"

@@ -80,3 +80,60 @@ readyz_from_peer() { # host
 	assert_failure
 	assert_output --partial "can't initialize iptables table \`filter': Table does not exist"
 }
+
+# kube_proxy_rules [docker run options...]: kube-proxy's own rules
+# (tests/fixtures/kube-proxy/rules.txt) loaded with iptables-restore under
+# the worker image's init as an agent, then read back.
+kube_proxy_rules() {
+	"$DOCKER" run --rm -i --name "$PREFIX-gvisor-iptables" --runtime runsc-current-netraw --privileged \
+		--network "$net" -e K3S_INIT_ROLE=agent "$@" "$WORKER_IMAGE" \
+		sh -c 'iptables-restore -w 5 -W 100000 --noflush --counters && echo restored &&
+			iptables-save -t nat && iptables-save -t filter' <"$TOP/tests/fixtures/kube-proxy/rules.txt"
+}
+
+@test "runsc-current-netraw: kube-proxy's rules load through the init's iptables front, comments out, rules needing missing extensions left out" {
+	run kube_proxy_rules
+	assert_success
+	assert_line "k3s-init: iptables-extensions: k3s-init in front of iptables, ip6tables and their -restore (/run/k3s-init/iptables-front): the kernel has no comment match, so comments are taken out; rules needing conntrack statistic addrtype MARK MASQUERADE are left out"
+	assert_line restored
+	# Each Service and endpoint, as kube-proxy wrote it but for the comment.
+	assert_line "-A PREROUTING -j KUBE-SERVICES"
+	assert_line "-A OUTPUT -j KUBE-SERVICES"
+	assert_line "-A KUBE-SERVICES -d 10.43.174.119/32 -p tcp -m tcp --dport 80 -j KUBE-SVC-LOLE4ISW44XBNF3G"
+	assert_line "-A KUBE-SERVICES -d 10.43.0.1/32 -p tcp -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y"
+	assert_line "-A KUBE-SEP-ZR4FS6G6LQUY5AXS -p tcp -m tcp -j DNAT --to-destination 10.42.0.9:8080"
+	assert_line "-A KUBE-SEP-V2PECCYPB6X2GSCW -p tcp -m tcp -j DNAT --to-destination 172.18.0.2:6443"
+	# The last endpoint of a Service takes every connection: the statistic
+	# rule before it is left out, as are conntrack, MARK and MASQUERADE.
+	assert_line "-A KUBE-SVC-LOLE4ISW44XBNF3G -j KUBE-SEP-ZR4FS6G6LQUY5AXS"
+	refute_output --partial "-j KUBE-SEP-3K33KCYED4RGV7HZ"
+	refute_output --regexp "comment|conntrack|statistic|addrtype|MASQUERADE|-j MARK"
+	# Without the front the same input loads nothing.
+	run kube_proxy_rules -e K3S_INIT_IPTABLES_EXTENSIONS=off
+	assert_failure
+	assert_output --partial "Extension comment revision 0 not supported"
+	refute_line restored
+}
+
+@test "runsc-current-netraw: a rule given as arguments is trimmed the same way; one that cannot exist is answered 0 and not loaded" {
+	run "$DOCKER" run --rm --name "$PREFIX-gvisor-iptables" --runtime runsc-current-netraw --privileged \
+		--network "$net" -e K3S_INIT_ROLE=agent "$WORKER_IMAGE" sh -c '
+		iptables -w 5 -t filter -N KUBE-SERVICES &&
+		iptables -w 5 -t filter -C FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES &&
+		iptables -w 5 -t filter -I FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES &&
+		echo checked-and-inserted &&
+		iptables -w 5 -t nat -A OUTPUT -m comment --comment "default/web cluster IP" -d 10.43.0.9/32 -p tcp -j DNAT --to-destination 10.42.0.9:80 &&
+		iptables -w 5 -t nat -C OUTPUT -m comment --comment "other words" -d 10.43.0.9/32 -p tcp -j DNAT --to-destination 10.42.0.9:80 &&
+		echo appended-and-checked && iptables -t filter -S FORWARD && iptables -t nat -S OUTPUT'
+	assert_success
+	assert_line checked-and-inserted
+	assert_line appended-and-checked
+	assert_line "-A OUTPUT -d 10.43.0.9/32 -p tcp -j DNAT --to-destination 10.42.0.9:80"
+	refute_output --partial "-A FORWARD"
+	# A rule the kernel has everything for is not changed: the real
+	# iptables still refuses what is wrong with it.
+	run "$DOCKER" run --rm --name "$PREFIX-gvisor-iptables" --runtime runsc-current-netraw --privileged \
+		--network "$net" -e K3S_INIT_ROLE=agent "$WORKER_IMAGE" iptables -t nat -A OUTPUT -j NO-SUCH-CHAIN
+	assert_failure
+	assert_output --partial "NO-SUCH-CHAIN"
+}
