@@ -4,6 +4,8 @@
 # network stack, netstack, on a user network: the way a cloud IDE runs it.
 # Debian's runsc refuses netstack on this kernel, so its tests use
 # --network=none or host; this one reaches the API from another container.
+# With --net-raw, netstack's iptables: the worker image's init loads
+# kube-proxy's rules through its iptables front (init/iptables_front.c).
 
 load helpers
 
@@ -107,7 +109,7 @@ kube_proxy_rules() {
 	# rule before it is left out, as are conntrack, MARK and MASQUERADE.
 	assert_line "-A KUBE-SVC-LOLE4ISW44XBNF3G -j KUBE-SEP-ZR4FS6G6LQUY5AXS"
 	refute_output --partial "-j KUBE-SEP-3K33KCYED4RGV7HZ"
-	refute_output --regexp "comment|conntrack|statistic|addrtype|MASQUERADE|-j MARK"
+	refute_line --regexp "^-A .*(comment|conntrack|statistic|addrtype|MASQUERADE|-j MARK)"
 	# Without the front the same input loads nothing.
 	run kube_proxy_rules -e K3S_INIT_IPTABLES_EXTENSIONS=off
 	assert_failure
@@ -122,14 +124,18 @@ kube_proxy_rules() {
 		iptables -w 5 -t filter -C FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES &&
 		iptables -w 5 -t filter -I FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES &&
 		echo checked-and-inserted &&
-		iptables -w 5 -t nat -A OUTPUT -m comment --comment "default/web cluster IP" -d 10.43.0.9/32 -p tcp -j DNAT --to-destination 10.42.0.9:80 &&
-		iptables -w 5 -t nat -C OUTPUT -m comment --comment "other words" -d 10.43.0.9/32 -p tcp -j DNAT --to-destination 10.42.0.9:80 &&
-		echo appended-and-checked && iptables -t filter -S FORWARD && iptables -t nat -S OUTPUT'
+		iptables -w 5 -t nat -N KUBE-SERVICES &&
+		iptables -w 5 -t nat -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES &&
+		iptables -w 5 -t nat -C OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES &&
+		iptables -w 5 -t nat -A KUBE-SERVICES -m comment --comment "default/web cluster IP" -d 10.43.0.9/32 -p tcp -j DNAT --to-destination 10.42.0.9:80 &&
+		echo appended-and-checked && iptables -t filter -S FORWARD && iptables -t nat -S'
 	assert_success
 	assert_line checked-and-inserted
 	assert_line appended-and-checked
-	assert_line "-A OUTPUT -d 10.43.0.9/32 -p tcp -j DNAT --to-destination 10.42.0.9:80"
+	assert_line "-A OUTPUT -j KUBE-SERVICES"
+	assert_line "-A KUBE-SERVICES -d 10.43.0.9/32 -p tcp -j DNAT --to-destination 10.42.0.9:80"
 	refute_output --partial "-A FORWARD"
+	refute_line --regexp "^-A .*comment"
 	# A rule the kernel has everything for is not changed: the real
 	# iptables still refuses what is wrong with it.
 	run "$DOCKER" run --rm --name "$PREFIX-gvisor-iptables" --runtime runsc-current-netraw --privileged \
