@@ -33,13 +33,19 @@
 #define STAGE K3S_INIT_RUN_DIR "/sysctl-stage"
 
 /* A recursive bind keeps whatever is mounted below (a user's own covers);
- * gVisor refuses MS_REC on these with EINVAL, and a plain bind does there. */
+ * gVisor refuses MS_REC on these with EINVAL, and a plain bind does there.
+ * Once refused, it is not asked again: a cover binds some twenty entries,
+ * and each refused mount costs a round trip into the sentry. */
 static int bind_tree(const char *src, const char *dst)
 {
-	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == 0)
-		return 0;
-	if (errno != EINVAL)
-		return -1;
+	static bool rec_refused;
+	if (!rec_refused) {
+		if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return -1;
+		rec_refused = true;
+	}
 	return mount(src, dst, NULL, MS_BIND, NULL);
 }
 
