@@ -22,7 +22,7 @@ enum xt_rule_fate {
 };
 
 /* words[0..n): a rule's words, the command (-A CHAIN ...) among them.
- * keep[0..n) is filled in. */
+ * keep[0..n) is filled in; it means nothing for a rule left out. */
 enum xt_rule_fate xt_rule_filter(const char *const *words, size_t n, bool *keep, xt_lacks_fn lacks, void *ctx,
 				 const char **missing);
 

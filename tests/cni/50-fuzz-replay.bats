@@ -13,6 +13,7 @@ load helpers
 	assert_success
 	assert_output --partial '== replay fuzz_cni_config'
 	assert_output --partial '== replay fuzz_cni_prev_result'
+	assert_output --partial '== replay fuzz_xt_rule'
 	[ -x "$BATS_TEST_TMPDIR/fuzz/fuzz_cni_config" ] || fail "harness not built"
 	grep -q 'Executed .*config/k3s-flannel.json' "$BATS_TEST_TMPDIR/fuzz/fuzz_cni_config.log" ||
 		fail "seeds were not executed: $(cat "$BATS_TEST_TMPDIR/fuzz/fuzz_cni_config.log")"
