@@ -182,19 +182,20 @@ find_ns_init() { # unshare pid -> sets INIT_PID (host view) once exec'd
 # start_init MODE CMD...: the init in the background (stdout $T/out, stderr
 # $T/err); sets BG_PID (what to wait for) and INIT_PID (what to signal).
 # A shell starts background commands with SIGINT and SIGQUIT ignored (POSIX
-# 2.11), which the init rightly passes on; env gives them back their default.
+# 2.11), and a runner started under nohup ignores SIGHUP; the init rightly
+# passes ignored signals on, so env gives every signal its default back.
 start_init() {
 	local mode=$1
 	shift
 	if [ "$mode" = pid1 ]; then
-		env --default-signal=INT,QUIT unshare --pid --fork --kill-child --mount-proc sh -c \
+		env --default-signal unshare --pid --fork --kill-child --mount-proc sh -c \
 			'mount -t tmpfs k3s-sandbox-test-sup /sys/fs/cgroup || exit 90; exec "$@"' sh \
 			"${SUP[@]}" "$@" >"$T/out" 2>"$T/err" </dev/null 3>&- &
 		BG_PID=$!
 		BG_PIDS+=("$BG_PID")
 		wait_until 10 find_ns_init "$BG_PID" || fail "the init did not start as PID 1"
 	else
-		env --default-signal=INT,QUIT "${SUP[@]}" "$@" >"$T/out" 2>"$T/err" </dev/null 3>&- &
+		env --default-signal "${SUP[@]}" "$@" >"$T/out" 2>"$T/err" </dev/null 3>&- &
 		BG_PID=$!
 		BG_PIDS+=("$BG_PID")
 		INIT_PID=$BG_PID
