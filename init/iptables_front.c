@@ -40,7 +40,7 @@
 #define RESTORE_INPUT_LIMIT (64u << 20)
 #define KNOWN_MAX 32
 
-static const char *const front_names[] = { "iptables", "iptables-restore", "ip6tables", "ip6tables-restore", NULL };
+const char *const iptables_front_names[] = { "iptables", "iptables-restore", "ip6tables", "ip6tables-restore", NULL };
 
 struct kernel_xt {
 	int fd; /* -1: cannot ask, so nothing is judged missing */
@@ -66,7 +66,7 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 
 bool iptables_front_name(const char *name)
 {
-	for (const char *const *n = front_names; *n; n++) {
+	for (const char *const *n = iptables_front_names; *n; n++) {
 		if (strcmp(*n, name) == 0)
 			return true;
 	}

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+/* The names it answers to, NULL-terminated. */
+extern const char *const iptables_front_names[];
 /* Whether argv[0]'s base name is one this front answers to. */
 bool iptables_front_name(const char *name);
 int iptables_front_main(int argc, char **argv);

@@ -2,10 +2,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "repair.h"
 
@@ -104,6 +106,24 @@ int plan_prepend_path(struct plan *plan, const char *dir)
 	int rc = plan_setenv(plan, "PATH", path);
 	free(path);
 	return rc;
+}
+
+int plan_link_names_first(struct plan *plan, const char *step, const char *dir, const char *const *names,
+			  const char *target)
+{
+	if (mkdir_p(dir, 0755) != 0) {
+		log_error("%s: mkdir %s: %s", step, dir, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; names[i]; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		if (symlink_replace(path, target) != 0) {
+			log_error("%s: link %s -> %s: %s", step, path, target, strerror(errno));
+			return -1;
+		}
+	}
+	return plan_prepend_path(plan, dir);
 }
 
 int plan_add_k3s_arg(struct plan *plan, const char *arg)

@@ -34,6 +34,11 @@ const char *decision_name(enum decision d);
 int plan_setenv(struct plan *plan, const char *name, const char *value);
 /* Put dir first on PATH unless it is already there. */
 int plan_prepend_path(struct plan *plan, const char *dir);
+/* Make dir (mkdir -p) with each of names (NULL-terminated) in it a symlink
+ * to target, then put dir first on PATH. 0, or -1 after logging, prefixed
+ * with step, what failed. */
+int plan_link_names_first(struct plan *plan, const char *step, const char *dir, const char *const *names,
+			  const char *target);
 /* Add an extra k3s argument (copied). Ignored, with a log line, for other targets. */
 int plan_add_k3s_arg(struct plan *plan, const char *arg);
 void plan_free(struct plan *plan);

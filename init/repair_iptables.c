@@ -93,19 +93,7 @@ static int iptables_apply(struct ctx *c)
 			 multi);
 		return 0;
 	}
-	if (mkdir_p(K3S_INIT_BIN_DIR, 0755) != 0) {
-		log_error("iptables: mkdir " K3S_INIT_BIN_DIR ": %s", strerror(errno));
-		return -1;
-	}
-	for (int i = 0; names[i]; i++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, K3S_INIT_BIN_DIR "/%s", names[i]);
-		if (symlink_replace(path, found) != 0) {
-			log_error("iptables: link " K3S_INIT_BIN_DIR "/%s -> %s: %s", names[i], found, strerror(errno));
-			return -1;
-		}
-	}
-	if (plan_prepend_path(c->plan, K3S_INIT_BIN_DIR) != 0)
+	if (plan_link_names_first(c->plan, "iptables", K3S_INIT_BIN_DIR, names, found) != 0)
 		return -1;
 	log_info("iptables: IPTABLES_MODE=%s (%s); iptables, ip6tables and their -save/-restore -> %s in "
 		 K3S_INIT_BIN_DIR, mode, how, found);

@@ -16,13 +16,12 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "iptables_front.h"
 #include "log.h"
 #include "repair.h"
 #include "xt_revision.h"
 
 #define FRONT_DIR K3S_INIT_RUN_DIR "/iptables-front"
-
-static const char *const front_names[] = { "iptables", "iptables-restore", "ip6tables", "ip6tables-restore", NULL };
 
 /* The other extensions kube-proxy's rules use, for the log line: which of
  * them the kernel lacks decides which rules are left out. */
@@ -86,21 +85,9 @@ static int iptables_extensions_apply(struct ctx *c)
 		return -1;
 	}
 	self[n] = '\0';
-	if (mkdir_p(FRONT_DIR, 0755) != 0) {
-		log_error("iptables-extensions: mkdir " FRONT_DIR ": %s", strerror(errno));
-		return -1;
-	}
 	/* Symlinks: the front finds the real program by the name it was run
 	 * under, as iptables' own multi-call binary does. */
-	for (int i = 0; front_names[i]; i++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, FRONT_DIR "/%s", front_names[i]);
-		if (symlink_replace(path, self) != 0) {
-			log_error("iptables-extensions: link %s -> %s: %s", path, self, strerror(errno));
-			return -1;
-		}
-	}
-	if (plan_prepend_path(c->plan, FRONT_DIR) != 0)
+	if (plan_link_names_first(c->plan, "iptables-extensions", FRONT_DIR, iptables_front_names, self) != 0)
 		return -1;
 	char missing[128] = "";
 	int fd = xt_socket(AF_INET);
