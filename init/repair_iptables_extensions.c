@@ -56,9 +56,6 @@ static bool iptables_extensions_needed(const struct ctx *c, char *why, size_t le
 		return false;
 	}
 	int err = xt_has(fd, AF_INET, false, "comment");
-	char missing[128];
-	if (err == ENOENT)
-		list_missing(fd, missing, sizeof missing);
 	close(fd);
 	if (err != ENOENT) {
 		snprintf(why, len, err == 0 ? "the kernel has the comment match: rules load as written"
@@ -71,8 +68,9 @@ static bool iptables_extensions_needed(const struct ctx *c, char *why, size_t le
 		snprintf(why, len, "no comment match, but no iptables on PATH to stand in front of");
 		return false;
 	}
-	snprintf(why, len, "no comment match: not one kube-proxy or flannel rule would load; rules needing %s "
-		 "are left out", missing[0] ? missing : "nothing else");
+	/* Which other extensions are missing is asked once, by apply, for its
+	 * log line; doctor lists them all on its own. */
+	snprintf(why, len, "no comment match: not one kube-proxy or flannel rule would load");
 	return true;
 }
 
