@@ -155,32 +155,41 @@ static bool is_rule_line(const struct xt_line *l)
 	return first < l->n && is_rule_command(l->word[first]);
 }
 
-/* One line of restore input (without its newline) onto out. */
+/* The words of l that keep[] keeps, as the line spelt them, one blank apart. */
+static int write_kept_words(int out, const char *line, const struct xt_line *l, const bool *keep)
+{
+	bool first = true;
+	for (size_t i = 0; i < l->n; i++) {
+		if (!keep[i])
+			continue;
+		if ((!first && write_all(out, " ", 1) != 0) ||
+		    write_all(out, line + l->start[i], l->end[i] - l->start[i]) != 0)
+			return -1;
+		first = false;
+	}
+	return 0;
+}
+
+/* One line of restore input (without its newline) onto out: as it is,
+ * trimmed, or not at all. */
 static int restore_line(int out, const char *line, size_t len, struct kernel_xt *k)
 {
-	struct xt_line l;
-	if (len == 0 || line[0] == '#' || line[0] == '*' || line[0] == ':' || xt_split_line(line, len, &l) != 0)
-		return write_all(out, line, len) == 0 && write_all(out, "\n", 1) == 0 ? 0 : -1;
-	int rc = 0;
+	struct xt_line l = { 0 };
 	bool keep[XT_LINE_MAX_WORDS];
 	const char *missing = "";
-	enum xt_rule_fate fate = is_rule_line(&l) ? xt_rule_filter(l.word, l.n, keep, kernel_lacks, k, &missing)
-						  : XT_RULE_AS_IS;
-	if (fate == XT_RULE_AS_IS) {
-		rc = write_all(out, line, len) == 0 && write_all(out, "\n", 1) == 0 ? 0 : -1;
-	} else if (fate == XT_RULE_TRIMMED) {
-		bool first = true;
-		for (size_t i = 0; i < l.n && rc == 0; i++) {
-			if (!keep[i])
-				continue;
-			if ((!first && write_all(out, " ", 1) != 0) ||
-			    write_all(out, line + l.start[i], l.end[i] - l.start[i]) != 0)
-				rc = -1;
-			first = false;
-		}
-		if (rc == 0 && write_all(out, "\n", 1) != 0)
-			rc = -1;
-	}
+	enum xt_rule_fate fate = XT_RULE_AS_IS;
+	/* Table, chain and comment lines hold no rule; a line too long to
+	 * split goes on as it is. */
+	bool may_hold_rule = len > 0 && line[0] != '#' && line[0] != '*' && line[0] != ':';
+	if (may_hold_rule && xt_split_line(line, len, &l) == 0 && is_rule_line(&l))
+		fate = xt_rule_filter(l.word, l.n, keep, kernel_lacks, k, &missing);
+	int rc = 0;
+	if (fate == XT_RULE_AS_IS)
+		rc = write_all(out, line, len);
+	else if (fate == XT_RULE_TRIMMED)
+		rc = write_kept_words(out, line, &l, keep);
+	if (rc == 0 && fate != XT_RULE_LEFT_OUT)
+		rc = write_all(out, "\n", 1);
 	xt_line_free(&l);
 	return rc;
 }
