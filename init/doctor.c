@@ -120,7 +120,7 @@ static int missing_xt(const struct probe_limits *l, bool targets, char *out, siz
 	return count;
 }
 
-static bool xt_missing(const struct probe_limits *l, const char *name)
+static bool xt_lacks(const struct probe_limits *l, const char *name)
 {
 	for (int i = 0; i < LIMITS_XT; i++) {
 		if (strcmp(l->xt[i].name, name) == 0)
@@ -193,7 +193,7 @@ static void print_limits(const struct probe *p, const struct cli *cli)
 	else if (nm || nt)
 		printf("limit: iptables lacks %s%s%s%s: %s\n", nm ? "the matches " : "", matches,
 		       nm && nt ? " and the targets " : nt ? "the targets " : "", targets,
-		       xt_missing(&l, "comment")
+		       xt_lacks(&l, "comment")
 			       ? "the iptables-extensions step takes the comments out and leaves out the rules needing the "
 				 "rest, so ClusterIP Services answer pods, each from its last endpoint; no NodePorts, no "
 				 "source NAT of outside traffic to a Service, no network policies"
