@@ -400,6 +400,18 @@ setup_file() {
 	assert_line "fds 0 1 2"
 }
 
+@test "the debug log times the probe and every step, in the steps' order" {
+	run ns_run "$NO_KMSG; K3S_INIT_LOG=debug K3S_INIT_ROLE=agent \$K3S_INIT \$CHECKER"
+	assert_success
+	assert_line --regexp '^k3s-init: debug: probe: [0-9]+ us$'
+	assert_line --regexp '^k3s-init: debug: kmsg: [0-9]+ us$'
+	# One timing per STEP line of steps.def, in that order.
+	local want got
+	want=$(sed -n 's/^STEP(\(.*\))$/\1/p' "$BATS_TEST_DIRNAME/../../init/steps.def" | tr '_' '-' | tr '\n' ' ')
+	got=$(sed -n 's/^k3s-init: debug: \([a-z0-9_-]*\): [0-9]* us$/\1/p' <<<"$output" | grep -v '^probe$' | tr '_' '-' | tr '\n' ' ')
+	assert_equal "$got" "$want"
+}
+
 @test "a required repair that fails: exit 71 naming it (no CAP_SYS_ADMIN for the agent's kmsg)" {
 	run ns_run "$NO_KMSG; setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin \$K3S_INIT agent"
 	assert_equal "$status" 71
