@@ -5,11 +5,18 @@
  * namespace). gVisor lacks most of them and fails the write of
  * vm/overcommit_memory with EIO.
  *
- * For each directory that misses an entry or has an unwritable one, a tmpfs
- * replaces the directory: every real entry is bind-mounted back from a staging
- * bind of the real directory, and the missing or unwritable ones become plain
- * files holding the value kubelet wants (so kubelet finds it right and does not
- * write). Everything else under /proc/sys stays the real thing.
+ * Each directory that misses an entry or has an unwritable one is covered, and
+ * the missing or unwritable entries become plain files holding the value
+ * kubelet wants (so kubelet finds it right and does not write). Everything
+ * else under /proc/sys stays the real thing. The cover is an overlay whose
+ * lower layer is the real directory and whose upper layer is on a tmpfs:
+ * gVisor takes procfs as a lower layer, one mount per directory, and the
+ * files of a deeper directory (kernel/keys) are written through it. Linux
+ * refuses procfs there (fs/overlayfs: "filesystem on ... not supported"), so
+ * off gVisor (and where a runsc refuses it too) the cover is a tmpfs with
+ * every real entry bind-mounted back from a staging bind of the real
+ * directory: three system calls per entry, some twenty entries in kernel/,
+ * each call a round trip into gVisor's sentry where the overlay saves them.
  *
  * The k3s agent's own settings (ip forwarding, bridge-nf-call-iptables) are
  * only reported: k3s logs their failure and goes on, and a fake file would hide
@@ -31,6 +38,7 @@
 
 #define PROC_SYS "/proc/sys"
 #define STAGE K3S_INIT_RUN_DIR "/sysctl-stage"
+#define UPPERS K3S_INIT_RUN_DIR "/sysctl-upper"
 
 /* A recursive bind keeps whatever is mounted below (a user's own covers);
  * gVisor refuses MS_REC on these with EINVAL, and a plain bind does there.
@@ -143,8 +151,95 @@ static int bind_back(const char *target_dir, const struct dirent *e, int *count)
 	return 0;
 }
 
+/* The `bad` entries as files holding kubelet's values, in a cover just
+ * mounted; their list (entry=value ...) in files. */
+static int write_files(const bool *bad, char *files, size_t len)
+{
+	files[0] = '\0';
+	for (int i = 0; i < SYSCTL_COUNT; i++) {
+		if (!bad[i])
+			continue;
+		char path[PATH_MAX], value[32];
+		snprintf(path, sizeof path, PROC_SYS "/%s", sysctl_entries[i].path);
+		snprintf(value, sizeof value, "%s\n", sysctl_entries[i].want);
+		int rc = write_small(path, value, 0644);
+		if (rc != 0 && errno == ENOENT) {
+			char parent[PATH_MAX];
+			snprintf(parent, sizeof parent, "%s", path);
+			*strrchr(parent, '/') = '\0';
+			if (mkdir_p(parent, 0755) != 0) {
+				log_error("sysctl: mkdir %s: %s", parent, strerror(errno));
+				return -1;
+			}
+			rc = write_small(path, value, 0644);
+		}
+		if (rc != 0) {
+			log_error("sysctl: write %s: %s", path, strerror(errno));
+			return -1;
+		}
+		size_t used = strlen(files);
+		snprintf(files + used, len - used, "%s%s=%s", used ? " " : "", sysctl_entries[i].path,
+			 sysctl_entries[i].want);
+	}
+	return 0;
+}
+
+/* Cover /proc/sys/<dir> with an overlay: the real directory below, an upper
+ * directory on the tmpfs at UPPERS above, then the `bad` entries as files.
+ * 0; 1 when the kernel refuses procfs as a lower layer (nothing changed);
+ * -1 on any other failure, logged. */
+static int cover_overlay(const char *dir, const bool *bad)
+{
+	static bool uppers_mounted;
+	if (!uppers_mounted) {
+		if (mkdir_p(UPPERS, 0700) != 0) {
+			log_error("sysctl: mkdir " UPPERS ": %s", strerror(errno));
+			return -1;
+		}
+		if (mount("tmpfs", UPPERS, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700") != 0) {
+			log_error("sysctl: mount tmpfs on " UPPERS ": %s", strerror(errno));
+			return -1;
+		}
+		uppers_mounted = true;
+	}
+	/* kernel/keys -> kernel.keys.upper, kernel.keys.work */
+	char name[128], upper[PATH_MAX], work[PATH_MAX], target[PATH_MAX], options[3 * PATH_MAX + 64];
+	if ((size_t)snprintf(name, sizeof name, "%s", dir) >= sizeof name) {
+		log_error("sysctl: %s: name too long", dir);
+		return -1;
+	}
+	for (char *slash = strchr(name, '/'); slash; slash = strchr(slash, '/'))
+		*slash = '.';
+	snprintf(upper, sizeof upper, UPPERS "/%s.upper", name);
+	snprintf(work, sizeof work, UPPERS "/%s.work", name);
+	snprintf(target, sizeof target, PROC_SYS "/%s", dir);
+	if ((mkdir(upper, 0755) != 0 && errno != EEXIST) || (mkdir(work, 0755) != 0 && errno != EEXIST)) {
+		log_error("sysctl: mkdir %s: %s", upper, strerror(errno));
+		return -1;
+	}
+	snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s,workdir=%s", target, upper, work);
+	if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0) {
+		if (errno == EINVAL || errno == ENODEV) {
+			log_debug("sysctl: no overlay on %s (%s): a tmpfs with the real entries bound back", target,
+				  strerror(errno));
+			return 1;
+		}
+		log_error("sysctl: mount overlay on %s: %s", target, strerror(errno));
+		return -1;
+	}
+	char files[256];
+	if (write_files(bad, files, sizeof files) != 0) {
+		/* A half-built cover would hide what kubelet needs: take it away. */
+		if (umount2(target, MNT_DETACH) != 0)
+			log_warn("sysctl: umount the unfinished cover of %s: %s", target, strerror(errno));
+		return -1;
+	}
+	log_info("sysctl: covered %s with an overlay (upper %s on tmpfs), files %s", target, upper, files);
+	return 0;
+}
+
 /* Cover /proc/sys/<dir> with a tmpfs: real entries bound back, `bad` ones as files. */
-static int cover(const char *dir, const bool *bad)
+static int cover_bind_back(const char *dir, const bool *bad)
 {
 	char target[PATH_MAX];
 	snprintf(target, sizeof target, PROC_SYS "/%s", dir);
@@ -178,27 +273,9 @@ static int cover(const char *dir, const bool *bad)
 		}
 	}
 	closedir(d);
-	char files[256] = "";
-	for (int i = 0; i < SYSCTL_COUNT; i++) {
-		if (!bad[i])
-			continue;
-		char path[PATH_MAX], parent[PATH_MAX], value[32];
-		snprintf(path, sizeof path, PROC_SYS "/%s", sysctl_entries[i].path);
-		snprintf(parent, sizeof parent, "%s", path);
-		*strrchr(parent, '/') = '\0';
-		snprintf(value, sizeof value, "%s\n", sysctl_entries[i].want);
-		if (mkdir_p(parent, 0755) != 0) {
-			log_error("sysctl: mkdir %s: %s", parent, strerror(errno));
-			goto out;
-		}
-		if (write_small(path, value, 0644) != 0) {
-			log_error("sysctl: write %s: %s", path, strerror(errno));
-			goto out;
-		}
-		size_t used = strlen(files);
-		snprintf(files + used, sizeof files - used, "%s%s=%s", used ? " " : "",
-			 sysctl_entries[i].path, sysctl_entries[i].want);
-	}
+	char files[256];
+	if (write_files(bad, files, sizeof files) != 0)
+		goto out;
 	log_info("sysctl: covered %s with a tmpfs: %d real entries bound back%s, files %s", target, bound,
 		 failed ? " (some could not be: see above)" : "", files);
 	rc = 0;
@@ -210,6 +287,40 @@ out:
 	if (umount2(STAGE, MNT_DETACH) != 0)
 		log_warn("sysctl: umount " STAGE ": %s", strerror(errno));
 	return rc;
+}
+
+static bool under(const char *dir, const char *top)
+{
+	size_t n = strlen(top);
+	return strncmp(dir, top, n) == 0 && (dir[n] == '\0' || dir[n] == '/');
+}
+
+/* Cover /proc/sys/<dir> for its `bad` entries: written through an overlay
+ * already on a parent; else an overlay of its own, recorded in overlaid;
+ * else (once refused, not asked again) the tmpfs with entries bound back. */
+static int cover(const char *dir, const bool *bad, char (*overlaid)[128], int *n_overlaid, bool *overlay_refused)
+{
+	for (int k = 0; k < *n_overlaid; k++) {
+		if (!under(dir, overlaid[k]))
+			continue;
+		char files[256];
+		if (write_files(bad, files, sizeof files) != 0)
+			return -1;
+		log_info("sysctl: files %s, through the overlay on " PROC_SYS "/%s", files, overlaid[k]);
+		return 0;
+	}
+	if (!*overlay_refused) {
+		int rc = cover_overlay(dir, bad);
+		if (rc == 0) {
+			if ((size_t)snprintf(overlaid[*n_overlaid], 128, "%s", dir) < 128)
+				(*n_overlaid)++;
+			return 0;
+		}
+		if (rc < 0)
+			return -1;
+		*overlay_refused = true;
+	}
+	return cover_bind_back(dir, bad);
 }
 
 static int depth(const char *p)
@@ -233,7 +344,11 @@ static int sysctl_apply(struct ctx *c)
 				 p->sysctl[i] == SYSCTL_MISSING ? "missing" : "unwritable");
 	}
 	bool done[SYSCTL_COUNT] = { false };
-	/* Shallow directories first, so a deeper cover sits on top of a shallower one. */
+	char overlaid[SYSCTL_COUNT][128];
+	int n_overlaid = 0;
+	bool overlay_refused = !p->gvisor;
+	/* Shallow directories first, so that a deeper directory finds the
+	 * overlay above it, or its tmpfs cover sits on top of a shallower one. */
 	for (int level = 0; level <= 4; level++) {
 		for (int i = 0; i < SYSCTL_COUNT; i++) {
 			if (done[i] || !sysctl_entries[i].fatal || !probe_sysctl_bad(p, i) || depth(dirs[i]) != level)
@@ -249,11 +364,12 @@ static int sysctl_apply(struct ctx *c)
 				log_error("sysctl: %s: /proc/sys itself is missing", sysctl_entries[i].path);
 				return -1;
 			}
-			if (cover(dirs[i], bad) != 0)
+			if (cover(dirs[i], bad, overlaid, &n_overlaid, &overlay_refused) != 0)
 				return -1;
 		}
 	}
-	/* Check what kubelet will see now. */
+	/* Check what kubelet will see now: every entry there, and the covered
+	 * ones holding its value, so that it does not write them. */
 	int still = 0;
 	for (int i = 0; i < SYSCTL_COUNT; i++) {
 		if (!sysctl_entries[i].fatal)
@@ -265,13 +381,12 @@ static int sysctl_apply(struct ctx *c)
 			still++;
 			continue;
 		}
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0) {
-			log_error("sysctl: %s still not writable: %s", path, strerror(errno));
+		value[strcspn(value, "\n")] = '\0';
+		if (done[i] && strcmp(value, sysctl_entries[i].want) != 0) {
+			log_error("sysctl: %s reads '%s', not the %s written there", path, value, sysctl_entries[i].want);
 			still++;
 			continue;
 		}
-		close(fd);
 		p->sysctl[i] = SYSCTL_OK;
 	}
 	return still ? -1 : 0;

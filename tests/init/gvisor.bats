@@ -60,6 +60,25 @@ teardown_file() {
 	assert_line "pid 1"
 }
 
+# Debian's 2022 runsc has no kernel/keys directory at all: the overlay on
+# kernel/ takes the directory too (a current runsc has it, with maxkeys).
+@test "gVisor: the tunables' covers are overlays: real entries stay real beside kubelet's files" {
+	run gvisor_run "$GVISOR_IMAGE" busybox env K3S_INIT_ROLE=agent /k3s-init sh -c '
+		echo "hostname $(cat /proc/sys/kernel/hostname) uname $(uname -n)"
+		echo "max_map_count $(cat /proc/sys/vm/max_map_count) mmap_min_addr $(cat /proc/sys/vm/mmap_min_addr)"
+		echo "panic $(cat /proc/sys/kernel/panic) root_maxkeys $(cat /proc/sys/kernel/keys/root_maxkeys)"
+		echo 20 >/proc/sys/kernel/panic && echo "panic now $(cat /proc/sys/kernel/panic)"'
+	assert_success
+	assert_line "k3s-init: sysctl: covered /proc/sys/vm with an overlay (upper /run/k3s-init/sysctl-upper/vm.upper on tmpfs), files vm/overcommit_memory=1 vm/panic_on_oom=0"
+	assert_line --regexp "^k3s-init: sysctl: covered /proc/sys/kernel with an overlay .*, files kernel/panic=10 kernel/panic_on_oops=1"
+	assert_line --regexp "^k3s-init: sysctl: .*kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000"
+	refute_line --partial "bound back"
+	assert_line --regexp '^hostname ([0-9a-f]+) uname \1$'
+	assert_line --regexp '^max_map_count [0-9]+ mmap_min_addr [0-9]+$'
+	assert_line "panic 10 root_maxkeys 1000000"
+	assert_line "panic now 20"
+}
+
 @test "gVisor: exit statuses (64 bad setting, 127 not found) and a second run changes nothing" {
 	run -64 gvisor_run "$GVISOR_IMAGE" busybox env K3S_INIT_CGROUPS=sure /k3s-init agent
 	assert_output --partial "K3S_INIT_CGROUPS=sure"
