@@ -142,6 +142,18 @@ static int set_link(struct mnl_socket *nl, unsigned index, enum link_change chan
 	return nl_transact(nl, nlh) == 0 ? 0 : errno;
 }
 
+/* Delete the link NAME (a veth takes its peer along). 0 or errno. */
+static int del_link(struct mnl_socket *nl, const char *name)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_DELLINK;
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	return nl_transact(nl, nlh) == 0 ? 0 : errno;
+}
+
 /* ptp's host route: 10.255.255.2/32 dev INDEX scope link src 10.255.255.1,
  * after that address is put on the (up) link. 0 or errno. */
 static int try_prefsrc_route(struct mnl_socket *nl, unsigned index)
@@ -226,16 +238,9 @@ __attribute__((noreturn)) static void links_child(int fd)
 	} else {
 		for (int i = 0; i < LIMITS_LINKS; i++) {
 			results[RESULT_LINKS + i] = try_link(nl, kinds[i], "k3si0");
-			if (results[RESULT_LINKS + i] == 0) {
-				/* Gone with the namespace anyway; freed at once for the next kind's name. */
-				char buf[512];
-				struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-				nlh->nlmsg_type = RTM_DELLINK;
-				struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
-				ifi->ifi_family = AF_UNSPEC;
-				mnl_attr_put_strz(nlh, IFLA_IFNAME, "k3si0");
-				nl_transact(nl, nlh);
-			}
+			/* Gone with the namespace anyway; freed at once for the next kind's name. */
+			if (results[RESULT_LINKS + i] == 0)
+				del_link(nl, "k3si0");
 		}
 		try_pod_network(nl, &results[RESULT_PODNET], &results[RESULT_PODNET + 1], &results[RESULT_PODNET + 2]);
 		mnl_socket_close(nl);
@@ -285,8 +290,10 @@ static void probe_links(struct probe_limits *l)
 	l->podnet_setup_err = results[RESULT_PODNET + 2];
 }
 
-/* try_hairpin on a socket of the calling task's network namespace;
- * results[0] hairpin, results[1] setup. */
+/* try_hairpin on a socket of this process's network namespace, the trial
+ * links deleted after it; results[0] hairpin, results[1] setup. A start
+ * killed between the two leaves them behind: EEXIST then, and they are
+ * deleted and tried again. */
 static void hairpin_trial(int results[2])
 {
 	struct mnl_socket *nl = nl_open(NETLINK_ROUTE);
@@ -296,43 +303,44 @@ static void hairpin_trial(int results[2])
 		return;
 	}
 	unsigned port;
-	results[0] = try_hairpin(nl, &results[1], &port);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		results[0] = try_hairpin(nl, &results[1], &port);
+		int bridge_err = del_link(nl, "k3sb0"), port_err = del_link(nl, "k3sp0");
+		if (results[1] != EEXIST || (bridge_err != 0 && port_err != 0))
+			break;
+	}
 	mnl_socket_close(nl);
 }
 
-/* In this process, not in a forked child (under gVisor a fork and a child's
- * exit cost about as much as the rest of the init's start): the trial
- * namespace is entered with unshare(CLONE_NEWNET) and left with setns back.
- * setns is asked first, by entering the namespace the process is already
- * in: Debian's runsc refuses it (EOPNOTSUPP), and where it is refused no CNI
- * plugin can configure a pod's namespace either (they all setns into it),
- * so there is nothing to try. -1 with errno then. */
-static int hairpin_in_process(int results[2])
+/* In this process and its own network namespace: under gVisor a fork and a
+ * child's exit cost about as much as the rest of the init's start, and a
+ * throwaway namespace (unshare, then setns back) a millisecond more, for a
+ * new network stack. The trial bridge and port live for four requests,
+ * before k3s or any CNI plugin runs. setns is asked first, into the
+ * namespace the process is already in: Debian's runsc refuses it
+ * (EOPNOTSUPP), and where it is refused no CNI plugin can configure a pod's
+ * namespace either (they all setns into it), so there is nothing to try.
+ * -1 with errno then. */
+static int hairpin_here(int results[2])
 {
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0)
 		return -1;
-	if (setns(self, CLONE_NEWNET) != 0 || unshare(CLONE_NEWNET) != 0) {
-		int saved = errno;
-		close(self);
+	int rc = setns(self, CLONE_NEWNET);
+	int saved = errno;
+	close(self);
+	if (rc != 0) {
 		errno = saved;
 		return -1;
 	}
 	hairpin_trial(results);
-	if (setns(self, CLONE_NEWNET) != 0) {
-		/* Left in the trial namespace, k3s would have no network at all. */
-		fprintf(stderr, "k3s-init: error: cannot return to this process's network namespace: %s\n",
-			strerror(errno));
-		_exit(71);
-	}
-	close(self);
 	return 0;
 }
 
 int probe_bridge_hairpin(int *setup_err, bool *no_setns)
 {
 	int results[2];
-	*no_setns = hairpin_in_process(results) != 0;
+	*no_setns = hairpin_here(results) != 0;
 	if (*no_setns) {
 		*setup_err = errno;
 		return -1;

@@ -3,8 +3,9 @@
  * give: link types for flannel and the bridge CNI plugin, and the iptables
  * matches and targets kube-proxy and flannel write rules with. doctor asks
  * for it (agent roles only); the start path does not pay for it.
- * Nothing is changed: links are tried in a throwaway network namespace, and
- * iptables is only asked which match and target revisions it has.
+ * Nothing is changed: doctor's links are tried in a throwaway network
+ * namespace, the start's hairpin trial deletes its links, and iptables is
+ * only asked which match and target revisions it has.
  */
 #ifndef K3S_INIT_PROBE_LIMITS_H
 #define K3S_INIT_PROBE_LIMITS_H
@@ -43,7 +44,8 @@ struct probe_limits {
 
 void probe_limits(struct probe_limits *l);
 /* Only the bridge plugin's hairpin setting, for the init's start: a bridge and
- * a veth port in a throwaway network namespace (four requests). The hairpin
+ * a veth port in this process's network namespace, deleted after (six
+ * requests). The hairpin
  * result: 0 or errno; -1 when the trial could not be set up (*setup_err says
  * why; *no_setns when it is setns(CLONE_NEWNET) that is refused). */
 int probe_bridge_hairpin(int *setup_err, bool *no_setns);

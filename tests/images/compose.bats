@@ -232,6 +232,14 @@ failed_checks() { # container
 		fail_loudly "a check failed under the current gVisor"
 	fi
 	assert_equal "$(docker_health "$w")" healthy
+	# The start's hairpin trial ran in the worker's own network namespace
+	# (bridge ports refuse hairpin mode there), and its links are gone.
+	grep -q '^k3s-init: pod-network: adding --flannel-cni-conf=.*bridge ports refuse hairpin mode: Operation not supported)$' <<<"$logs" ||
+		{ echo "$logs" >&2; fail_loudly "no hairpin trial at the start"; }
+	run "$DOCKER" exec "$w" cat /proc/net/dev
+	assert_success
+	assert_line --regexp '^ *eth0:'
+	refute_line --regexp 'k3s[bp][0-9]'
 	# What no repair gives the agent there, asked by doctor (one line each).
 	run "$DOCKER" run --rm --runtime runsc-current-netraw --privileged "$WORKER_IMAGE" doctor agent
 	assert_success
