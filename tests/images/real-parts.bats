@@ -6,8 +6,9 @@
 # kube-apiserver v1.34.3 over etcd, on a Docker network, and run real pods
 # from preloaded images; kubectl v1.34.3 checks from the host.
 #   - this machine's kernel (runc): the node is Ready; a host-network pod and
-#     a pod on the bridge CNI (host-local IPAM) run to completion, and a
-#     ClusterIP Service answers a pod through kube-proxy;
+#     a pod on the bridge CNI (host-local IPAM) run to completion, a
+#     ClusterIP Service answers a pod through kube-proxy, and kubectl exec
+#     and port-forward reach the Service's pod;
 #   - the current gVisor (runsc-current-netraw: netstack with raw sockets):
 #     the node is Ready; a host-network pod runs to completion inside the
 #     sandbox (containerd and runc under gVisor, on the v1 hierarchies the
@@ -16,7 +17,8 @@
 #     and a pod in its own network namespace runs and reaches the API server;
 #     a ClusterIP Service answers it through kube-proxy's rules, loaded
 #     through the init's iptables front (netstack has no comment match, and
-#     no conntrack, statistic, addrtype, MARK or MASQUERADE);
+#     no conntrack, statistic, addrtype, MARK or MASQUERADE); kubectl exec
+#     and port-forward reach that pod as on this kernel;
 #   - the same without --net-raw (no iptables for kubelet's own rules): the
 #     same node and host-network pod; a pod in its own namespace does not
 #     start, routed-veth's SNAT rule cannot load;
@@ -208,7 +210,32 @@ EOF
 	[[ $CLUSTER_IP =~ ^10\.43\. ]] || fail "Service web has ClusterIP '$CLUSTER_IP'"
 }
 
-@test "this kernel: real kubelet and containerd join the API; a host-network pod, a bridge CNI pod and a ClusterIP Service work" {
+# exec_and_port_forward: what a chart's author does next with the pod "web"
+# (start_service): kubectl exec into it, and kubectl port-forward to it from
+# the host (kubelet's streaming server; containerd dials the port inside the
+# pod's network namespace).
+exec_and_port_forward() {
+	run kctl exec web -- cat /www/index.html
+	assert_success
+	assert_output "the-service-answered"
+	local forward="$BATS_TEST_TMPDIR/port-forward" pid port
+	kctl port-forward pod/web 0:8080 >"$forward" 2>&1 &
+	pid=$!
+	wait_until 30 grep -q '^Forwarding from 127\.0\.0\.1:' "$forward" || {
+		kill "$pid" 2>/dev/null
+		cat "$forward" >&2
+		fail "kubectl port-forward did not start"
+	}
+	port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$forward")
+	run timeout 20 bash -c "exec 5<>/dev/tcp/127.0.0.1/$port; printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&5; cat <&5"
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	assert_success
+	assert_line --partial "200 OK"
+	assert_line "the-service-answered"
+}
+
+@test "this kernel: real kubelet and containerd join the API; a host-network pod, a bridge CNI pod, a ClusterIP Service, exec and port-forward work" {
 	start_worker runc-node
 	wait_node_ready runc-node
 	assert_equal "$(kctl get node runc-node -o 'jsonpath={.status.nodeInfo.kubeletVersion} {.status.nodeInfo.containerRuntimeVersion}')" \
@@ -232,10 +259,11 @@ EOF
 	run kctl logs svc-client
 	assert_line "HTTP/1.1 200 OK"
 	assert_line "the-service-answered"
+	exec_and_port_forward
 	delete_pods
 }
 
-@test "current gVisor, netstack and --net-raw: the node is Ready; a host-network pod, a pod on routed-veth and a ClusterIP Service work inside the sandbox" {
+@test "current gVisor, netstack and --net-raw: the node is Ready; a host-network pod, a pod on routed-veth, a ClusterIP Service, exec and port-forward work inside the sandbox" {
 	start_worker gvisor-node --runtime runsc-current-netraw
 	wait_node_ready gvisor-node
 	run worker_logs gvisor-node
@@ -277,6 +305,7 @@ EOF
 	run kctl logs svc-client
 	assert_line "HTTP/1.1 200 OK"
 	assert_line "the-service-answered"
+	exec_and_port_forward
 	# kube-proxy keeps running (without the init's localhost-nodeports flag
 	# it would exit at start, setting route_localnet) and its syncs load.
 	"$DOCKER" exec "$PREFIX-real-worker-gvisor-node" pidof kube-proxy >/dev/null
