@@ -7,18 +7,19 @@
 # from preloaded images; kubectl v1.34.3 checks from the host.
 #   - this machine's kernel (runc): the node is Ready; a host-network pod and
 #     a pod on the bridge CNI (host-local IPAM) run to completion, a
-#     ClusterIP Service answers a pod through kube-proxy, and kubectl exec
-#     and port-forward reach the Service's pod;
+#     TCP and a UDP ClusterIP Service answer a pod through kube-proxy, and
+#     kubectl exec and port-forward reach the TCP Service's pod;
 #   - the current gVisor (runsc-current-netraw: netstack with raw sockets):
 #     the node is Ready; a host-network pod runs to completion inside the
 #     sandbox (containerd and runc under gVisor, on the v1 hierarchies the
 #     init mounts, the overlayfs snapshotter); bridge ports refuse hairpin
 #     mode there, so the init has flannel delegate to its routed-veth plugin,
 #     and a pod in its own network namespace runs and reaches the API server;
-#     a ClusterIP Service answers it through kube-proxy's rules, loaded
-#     through the init's iptables front (netstack has no comment match, and
-#     no conntrack, statistic, addrtype, MARK or MASQUERADE); kubectl exec
-#     and port-forward reach that pod as on this kernel;
+#     a TCP and a UDP ClusterIP Service answer it through kube-proxy's
+#     rules, loaded through the init's iptables front (netstack has no
+#     comment match, and no conntrack, statistic, addrtype, MARK or
+#     MASQUERADE); kubectl exec and port-forward reach a pod as on this
+#     kernel;
 #   - the same without --net-raw (no iptables for kubelet's own rules): the
 #     same node and host-network pod; a pod in its own namespace does not
 #     start, routed-veth's SNAT rule cannot load;
@@ -166,6 +167,8 @@ delete_pods() {
 	kctl delete pod --all --grace-period=0 --force >/dev/null 2>&1 || true
 	kctl delete service web --ignore-not-found >/dev/null 2>&1 || true
 	kctl delete endpointslice web-1 --ignore-not-found >/dev/null 2>&1 || true
+	kctl delete service udp --ignore-not-found >/dev/null 2>&1 || true
+	kctl delete endpointslice udp-1 --ignore-not-found >/dev/null 2>&1 || true
 }
 
 # http_get HOST PORT: a pod script asking for / over plain HTTP, with nc
@@ -210,6 +213,38 @@ EOF
 	[[ $CLUSTER_IP =~ ^10\.43\. ]] || fail "Service web has ClusterIP '$CLUSTER_IP'"
 }
 
+# udp_service_answers NODE: a UDP ClusterIP Service (port 53, as DNS has)
+# answers a pod on NODE, from a udp-echo pod behind it. The client asks
+# again for up to about 30 s: kube-proxy programs the Service after it
+# appears, and a UDP datagram sent before that is simply lost.
+udp_service_answers() {
+	run_pod "$1" udp-server false 'exec udp-echo serve 5353'
+	wait_until 120 pod_running udp-server || {
+		kctl describe pod udp-server | tail -n 15 >&2
+		false
+	}
+	kctl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: udp}
+spec: {ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: udp-1, labels: {kubernetes.io/service-name: udp}}
+addressType: IPv4
+ports: [{port: 5353, protocol: UDP}]
+endpoints: [{addresses: ["$(kctl get pod udp-server -o 'jsonpath={.status.podIP}')"], conditions: {ready: true}}]
+EOF
+	local udp_ip
+	udp_ip=$(kctl get service udp -o 'jsonpath={.spec.clusterIP}')
+	[[ $udp_ip =~ ^10\.43\. ]] || fail "Service udp has ClusterIP '$udp_ip'"
+	run_pod "$1" udp-client false "for i in 1 2 3 4 5; do udp-echo ask $udp_ip 53 through-the-udp-service && exit 0; done; exit 1"
+	wait_pod_succeeded udp-client
+	run kctl logs udp-client
+	assert_line "echo: through-the-udp-service"
+}
+
 # exec_and_port_forward: what a chart's author does next with the pod "web"
 # (start_service): kubectl exec into it, and kubectl port-forward to it from
 # the host (kubelet's streaming server; containerd dials the port inside the
@@ -235,7 +270,7 @@ exec_and_port_forward() {
 	assert_line "the-service-answered"
 }
 
-@test "this kernel: real kubelet and containerd join the API; a host-network pod, a bridge CNI pod, a ClusterIP Service, exec and port-forward work" {
+@test "this kernel: real kubelet and containerd join the API; a host-network pod, a bridge CNI pod, a TCP and a UDP ClusterIP Service, exec and port-forward work" {
 	start_worker runc-node
 	wait_node_ready runc-node
 	assert_equal "$(kctl get node runc-node -o 'jsonpath={.status.nodeInfo.kubeletVersion} {.status.nodeInfo.containerRuntimeVersion}')" \
@@ -260,10 +295,11 @@ exec_and_port_forward() {
 	assert_line "HTTP/1.1 200 OK"
 	assert_line "the-service-answered"
 	exec_and_port_forward
+	udp_service_answers runc-node
 	delete_pods
 }
 
-@test "current gVisor, netstack and --net-raw: the node is Ready; a host-network pod, a pod on routed-veth, a ClusterIP Service, exec and port-forward work inside the sandbox" {
+@test "current gVisor, netstack and --net-raw: the node is Ready; a host-network pod, a pod on routed-veth, a TCP and a UDP ClusterIP Service, exec and port-forward work inside the sandbox" {
 	start_worker gvisor-node --runtime runsc-current-netraw
 	wait_node_ready gvisor-node
 	run worker_logs gvisor-node
@@ -306,6 +342,7 @@ exec_and_port_forward() {
 	assert_line "HTTP/1.1 200 OK"
 	assert_line "the-service-answered"
 	exec_and_port_forward
+	udp_service_answers gvisor-node
 	# kube-proxy keeps running (without the init's localhost-nodeports flag
 	# it would exit at start, setting route_localnet) and its syncs load.
 	"$DOCKER" exec "$PREFIX-real-worker-gvisor-node" pidof kube-proxy >/dev/null

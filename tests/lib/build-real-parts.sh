@@ -43,6 +43,7 @@ for image in "$worker_image" k3s-sandbox-test/debian:bookworm; do
 	"$docker_cli" image inspect "$image" >/dev/null 2>&1 || die "image $image is missing (tests/lib/build-images.sh)" 69
 done
 command -v busybox >/dev/null || die "busybox is missing (apt-get install busybox-static)" 69
+command -v gcc >/dev/null || die "gcc is missing (apt-get install gcc)" 69
 
 context=$(mktemp -d)
 trap 'rm -rf "$context"' EXIT
@@ -53,6 +54,8 @@ for part in "${used_parts[@]}"; do
 	ln "$parts/$part" "$context/bin/$part" 2>/dev/null || cp "$parts/$part" "$context/bin/$part"
 done
 cp "$(command -v busybox)" "$context/busybox"
+gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static -o "$context/udp-echo" "$fixture/udp-echo.c" ||
+	die "compiling $fixture/udp-echo.c failed"
 
 build() { # name dockerfile [build args...]
 	local name=$1 dockerfile=$2 old start=$SECONDS
