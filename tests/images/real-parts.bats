@@ -8,7 +8,9 @@
 #   - this machine's kernel (runc): the node is Ready; a host-network pod and
 #     a pod on the bridge CNI (host-local IPAM) run to completion, a
 #     TCP and a UDP ClusterIP Service answer a pod through kube-proxy, and
-#     kubectl exec and port-forward reach the TCP Service's pod;
+#     kubectl exec and port-forward reach the TCP Service's pod (no pod
+#     reaches the API server there: without flannel, nothing masquerades
+#     pod traffic leaving the node);
 #   - the current gVisor (runsc-current-netraw: netstack with raw sockets):
 #     the node is Ready; a host-network pod runs to completion inside the
 #     sandbox (containerd and runc under gVisor, on the v1 hierarchies the
@@ -18,8 +20,8 @@
 #     a TCP and a UDP ClusterIP Service answer it through kube-proxy's
 #     rules, loaded through the init's iptables front (netstack has no
 #     comment match, and no conntrack, statistic, addrtype, MARK or
-#     MASQUERADE); kubectl exec and port-forward reach a pod as on this
-#     kernel;
+#     MASQUERADE), the kubernetes Service too (its endpoint outside the
+#     sandbox); kubectl exec and port-forward reach a pod as on this kernel;
 #   - the same without --net-raw (no iptables for kubelet's own rules): the
 #     same node and host-network pod; a pod in its own namespace does not
 #     start, routed-veth's SNAT rule cannot load;
@@ -177,6 +179,16 @@ http_get() {
 	printf 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 10 %s %s' "$1" "$2"
 }
 
+# http_get_until HOST PORT TEXT: http_get, asked again (8 times, 2 s apart)
+# until the answer has TEXT; the last answer printed. kube-proxy programs a
+# Service after it appears: until then a ClusterIP is routed like any
+# address, out of the node, where anything may answer it (a proxy on the
+# way was seen to answer port 80 with 426 Upgrade Required).
+http_get_until() {
+	printf 'for i in $(seq 8); do out=$(%s); case "$out" in *%s*) break ;; esac; sleep 2; done; echo "$out"' \
+		"$(http_get "$1" "$2")" "$3"
+}
+
 pod_running() { # name
 	[ "$(pod_phase "$1")" = Running ]
 }
@@ -211,6 +223,19 @@ endpoints: [{addresses: ["$(kctl get pod web -o 'jsonpath={.status.podIP}')"], c
 EOF
 	CLUSTER_IP=$(kctl get service web -o 'jsonpath={.spec.clusterIP}')
 	[[ $CLUSTER_IP =~ ^10\.43\. ]] || fail "Service web has ClusterIP '$CLUSTER_IP'"
+}
+
+# in_cluster_api_answers NODE: a pod on NODE reaches the API server as
+# in-cluster clients do (KUBERNETES_SERVICE_HOST): through the Service
+# default/kubernetes, 10.43.0.1:443, whose endpoint kube-apiserver keeps at
+# its own address, outside the node. kube-apiserver answers an HTTP request
+# to its HTTPS port with 400.
+in_cluster_api_answers() {
+	run_pod "$1" in-cluster false "$(http_get 10.43.0.1 443)"
+	wait_pod_succeeded in-cluster
+	run kctl logs in-cluster
+	assert_line --partial "HTTP/1.0 400 Bad Request"
+	assert_line --partial "Client sent an HTTP request to an HTTPS server"
 }
 
 # udp_service_answers NODE: a UDP ClusterIP Service (port 53, as DNS has)
@@ -289,7 +314,7 @@ exec_and_port_forward() {
 		"$(sed -n 's|.*inet \(10\.42\.0\.[0-9]*\)/24.*|\1|p' <<<"$output")"
 	# A ClusterIP Service answers a pod, through kube-proxy's iptables rules.
 	start_service runc-node
-	run_pod runc-node svc-client false "$(http_get "$CLUSTER_IP" 80)"
+	run_pod runc-node svc-client false "$(http_get_until "$CLUSTER_IP" 80 the-service-answered)"
 	wait_pod_succeeded svc-client
 	run kctl logs svc-client
 	assert_line "HTTP/1.1 200 OK"
@@ -336,13 +361,14 @@ exec_and_port_forward() {
 	# for, and leaves out the rules needing conntrack, statistic, addrtype,
 	# MARK or MASQUERADE, so that the rest loads.
 	start_service gvisor-node
-	run_pod gvisor-node svc-client false "$(http_get "$CLUSTER_IP" 80)"
+	run_pod gvisor-node svc-client false "$(http_get_until "$CLUSTER_IP" 80 the-service-answered)"
 	wait_pod_succeeded svc-client
 	run kctl logs svc-client
 	assert_line "HTTP/1.1 200 OK"
 	assert_line "the-service-answered"
 	exec_and_port_forward
 	udp_service_answers gvisor-node
+	in_cluster_api_answers gvisor-node
 	# kube-proxy keeps running (without the init's localhost-nodeports flag
 	# it would exit at start, setting route_localnet) and its syncs load.
 	"$DOCKER" exec "$PREFIX-real-worker-gvisor-node" pidof kube-proxy >/dev/null
