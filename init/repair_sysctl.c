@@ -151,6 +151,14 @@ static int bind_back(const char *target_dir, const struct dirent *e, int *count)
 	return 0;
 }
 
+/* What one run of the step has covered so far. */
+struct covers {
+	char overlaid[SYSCTL_COUNT][128]; /* below /proc/sys, each with an overlay on it */
+	int n_overlaid;
+	bool overlay_refused;             /* off gVisor, or refused once: tmpfs covers only */
+	bool uppers_mounted;              /* the tmpfs at UPPERS */
+};
+
 /* The `bad` entries as files holding kubelet's values, in a cover just
  * mounted; their list (entry=value ...) in files. */
 static int write_files(const bool *bad, char *files, size_t len)
@@ -188,10 +196,9 @@ static int write_files(const bool *bad, char *files, size_t len)
  * directory on the tmpfs at UPPERS above, then the `bad` entries as files.
  * 0; 1 when the kernel refuses procfs as a lower layer (nothing changed);
  * -1 on any other failure, logged. */
-static int cover_overlay(const char *dir, const bool *bad)
+static int cover_overlay(struct covers *cv, const char *dir, const bool *bad)
 {
-	static bool uppers_mounted;
-	if (!uppers_mounted) {
+	if (!cv->uppers_mounted) {
 		if (mkdir_p(UPPERS, 0700) != 0) {
 			log_error("sysctl: mkdir " UPPERS ": %s", strerror(errno));
 			return -1;
@@ -200,7 +207,7 @@ static int cover_overlay(const char *dir, const bool *bad)
 			log_error("sysctl: mount tmpfs on " UPPERS ": %s", strerror(errno));
 			return -1;
 		}
-		uppers_mounted = true;
+		cv->uppers_mounted = true;
 	}
 	/* kernel/keys -> kernel.keys.upper, kernel.keys.work */
 	char name[128], upper[PATH_MAX], work[PATH_MAX], target[PATH_MAX], options[3 * PATH_MAX + 64];
@@ -296,29 +303,30 @@ static bool under(const char *dir, const char *top)
 }
 
 /* Cover /proc/sys/<dir> for its `bad` entries: written through an overlay
- * already on a parent; else an overlay of its own, recorded in overlaid;
- * else (once refused, not asked again) the tmpfs with entries bound back. */
-static int cover(const char *dir, const bool *bad, char (*overlaid)[128], int *n_overlaid, bool *overlay_refused)
+ * already on a parent; else an overlay of its own, recorded in cv; else
+ * (once refused, not asked again) the tmpfs with entries bound back. */
+static int cover(struct covers *cv, const char *dir, const bool *bad)
 {
-	for (int k = 0; k < *n_overlaid; k++) {
-		if (!under(dir, overlaid[k]))
+	for (int k = 0; k < cv->n_overlaid; k++) {
+		if (!under(dir, cv->overlaid[k]))
 			continue;
 		char files[256];
 		if (write_files(bad, files, sizeof files) != 0)
 			return -1;
-		log_info("sysctl: files %s, through the overlay on " PROC_SYS "/%s", files, overlaid[k]);
+		log_info("sysctl: files %s, through the overlay on " PROC_SYS "/%s", files, cv->overlaid[k]);
 		return 0;
 	}
-	if (!*overlay_refused) {
-		int rc = cover_overlay(dir, bad);
+	if (!cv->overlay_refused) {
+		int rc = cover_overlay(cv, dir, bad);
 		if (rc == 0) {
-			if ((size_t)snprintf(overlaid[*n_overlaid], 128, "%s", dir) < 128)
-				(*n_overlaid)++;
+			if ((size_t)snprintf(cv->overlaid[cv->n_overlaid], sizeof cv->overlaid[0], "%s", dir) <
+			    sizeof cv->overlaid[0])
+				cv->n_overlaid++;
 			return 0;
 		}
 		if (rc < 0)
 			return -1;
-		*overlay_refused = true;
+		cv->overlay_refused = true;
 	}
 	return cover_bind_back(dir, bad);
 }
@@ -344,9 +352,7 @@ static int sysctl_apply(struct ctx *c)
 				 p->sysctl[i] == SYSCTL_MISSING ? "missing" : "unwritable");
 	}
 	bool done[SYSCTL_COUNT] = { false };
-	char overlaid[SYSCTL_COUNT][128];
-	int n_overlaid = 0;
-	bool overlay_refused = !p->gvisor;
+	struct covers cv = { .overlay_refused = !p->gvisor };
 	/* Shallow directories first, so that a deeper directory finds the
 	 * overlay above it, or its tmpfs cover sits on top of a shallower one. */
 	for (int level = 0; level <= 4; level++) {
@@ -364,7 +370,7 @@ static int sysctl_apply(struct ctx *c)
 				log_error("sysctl: %s: /proc/sys itself is missing", sysctl_entries[i].path);
 				return -1;
 			}
-			if (cover(dirs[i], bad, overlaid, &n_overlaid, &overlay_refused) != 0)
+			if (cover(&cv, dirs[i], bad) != 0)
 				return -1;
 		}
 	}
