@@ -167,10 +167,11 @@ pod_event_has() { # name text
 
 delete_pods() {
 	kctl delete pod --all --grace-period=0 --force >/dev/null 2>&1 || true
-	kctl delete service web --ignore-not-found >/dev/null 2>&1 || true
-	kctl delete endpointslice web-1 --ignore-not-found >/dev/null 2>&1 || true
-	kctl delete service udp --ignore-not-found >/dev/null 2>&1 || true
-	kctl delete endpointslice udp-1 --ignore-not-found >/dev/null 2>&1 || true
+	local service
+	for service in web udp; do
+		kctl delete service "$service" --ignore-not-found >/dev/null 2>&1 || true
+		kctl delete endpointslice "$service-1" --ignore-not-found >/dev/null 2>&1 || true
+	done
 }
 
 # http_get HOST PORT: a pod script asking for / over plain HTTP, with nc
@@ -198,31 +199,44 @@ pod_finished() { # name
 	return 1
 }
 
-# start_service NODE: a web pod on NODE behind the ClusterIP Service "web".
-# No controller manager runs here to fill in its endpoints, so the Service
-# has no selector and its EndpointSlice names the pod; kube-proxy programs
-# the ClusterIP from both. Sets CLUSTER_IP.
-start_service() {
-	run_pod "$1" web false 'mkdir /www; echo the-service-answered >/www/index.html; exec httpd -f -p 8080 -h /www'
-	wait_until 120 pod_running web || {
-		kctl describe pod web | tail -n 15 >&2
+# serve_pod NODE NAME SCRIPT: a pod running SCRIPT on NODE, waited for
+# until it runs.
+serve_pod() {
+	run_pod "$1" "$2" false "$3"
+	wait_until 120 pod_running "$2" || {
+		kctl describe pod "$2" | tail -n 15 >&2
 		false
 	}
+}
+
+# expose SERVICE POD PORT TARGET_PORT PROTOCOL: the ClusterIP Service SERVICE
+# in front of POD. No controller manager runs here to fill in its endpoints,
+# so the Service has no selector and its EndpointSlice SERVICE-1 names the
+# pod; kube-proxy programs the ClusterIP from both. Sets SERVICE_IP.
+expose() {
 	kctl apply -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Service
-metadata: {name: web}
-spec: {ports: [{port: 80, targetPort: 8080, protocol: TCP}]}
+metadata: {name: $1}
+spec: {ports: [{port: $3, targetPort: $4, protocol: $5}]}
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {name: web-1, labels: {kubernetes.io/service-name: web}}
+metadata: {name: $1-1, labels: {kubernetes.io/service-name: $1}}
 addressType: IPv4
-ports: [{port: 8080, protocol: TCP}]
-endpoints: [{addresses: ["$(kctl get pod web -o 'jsonpath={.status.podIP}')"], conditions: {ready: true}}]
+ports: [{port: $4, protocol: $5}]
+endpoints: [{addresses: ["$(kctl get pod "$2" -o 'jsonpath={.status.podIP}')"], conditions: {ready: true}}]
 EOF
-	CLUSTER_IP=$(kctl get service web -o 'jsonpath={.spec.clusterIP}')
-	[[ $CLUSTER_IP =~ ^10\.43\. ]] || fail "Service web has ClusterIP '$CLUSTER_IP'"
+	SERVICE_IP=$(kctl get service "$1" -o 'jsonpath={.spec.clusterIP}')
+	[[ $SERVICE_IP =~ ^10\.43\. ]] || fail "Service $1 has ClusterIP '$SERVICE_IP'"
+}
+
+# start_service NODE: a web pod on NODE behind the ClusterIP Service "web".
+# Sets CLUSTER_IP.
+start_service() {
+	serve_pod "$1" web 'mkdir /www; echo the-service-answered >/www/index.html; exec httpd -f -p 8080 -h /www'
+	expose web web 80 8080 TCP
+	CLUSTER_IP=$SERVICE_IP
 }
 
 # in_cluster_api_answers NODE: a pod on NODE reaches the API server as
@@ -243,28 +257,9 @@ in_cluster_api_answers() {
 # again for up to about 30 s: kube-proxy programs the Service after it
 # appears, and a UDP datagram sent before that is simply lost.
 udp_service_answers() {
-	run_pod "$1" udp-server false 'exec udp-echo serve 5353'
-	wait_until 120 pod_running udp-server || {
-		kctl describe pod udp-server | tail -n 15 >&2
-		false
-	}
-	kctl apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Service
-metadata: {name: udp}
-spec: {ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: udp-1, labels: {kubernetes.io/service-name: udp}}
-addressType: IPv4
-ports: [{port: 5353, protocol: UDP}]
-endpoints: [{addresses: ["$(kctl get pod udp-server -o 'jsonpath={.status.podIP}')"], conditions: {ready: true}}]
-EOF
-	local udp_ip
-	udp_ip=$(kctl get service udp -o 'jsonpath={.spec.clusterIP}')
-	[[ $udp_ip =~ ^10\.43\. ]] || fail "Service udp has ClusterIP '$udp_ip'"
-	run_pod "$1" udp-client false "for i in 1 2 3 4 5; do udp-echo ask $udp_ip 53 through-the-udp-service && exit 0; done; exit 1"
+	serve_pod "$1" udp-server 'exec udp-echo serve 5353'
+	expose udp udp-server 53 5353 UDP
+	run_pod "$1" udp-client false "for i in 1 2 3 4 5; do udp-echo ask $SERVICE_IP 53 through-the-udp-service && exit 0; done; exit 1"
 	wait_pod_succeeded udp-client
 	run kctl logs udp-client
 	assert_line "echo: through-the-udp-service"
