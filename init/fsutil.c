@@ -12,6 +12,37 @@
 
 #include "log.h"
 
+/* mkdir of path, whose parent exists or is made first (deepest first: a
+ * missing /run/k3s-init/bin under an existing /run costs two mkdirs, not a
+ * mkdir per component and a stat to check). */
+static int mkdir_parents(char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == 0)
+		return 0;
+	int mkdir_errno = errno;
+	char *slash = strrchr(path, '/');
+	if (mkdir_errno == ENOENT && slash != NULL && slash != path) {
+		*slash = '\0';
+		int rc = mkdir_parents(path, mode);
+		*slash = '/';
+		if (rc != 0)
+			return -1;
+		if (mkdir(path, mode) == 0)
+			return 0;
+		mkdir_errno = errno;
+	}
+	/* gVisor's sysfs answers EPERM, not EEXIST, for an existing dir. The
+	 * error reported is mkdir's (EROFS, EACCES), not the stat's. */
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		mkdir_errno = mkdir_errno == EEXIST ? ENOTDIR : mkdir_errno;
+	}
+	errno = mkdir_errno;
+	return -1;
+}
+
 int mkdir_p(const char *path, mode_t mode)
 {
 	/* Most calls find the directory there already: one stat, not a mkdir
@@ -26,34 +57,9 @@ int mkdir_p(const char *path, mode_t mode)
 		return -1;
 	}
 	memcpy(buf, path, len + 1);
-	for (char *s = buf + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char saved = *s;
-		*s = '\0';
-		/* gVisor's sysfs answers EPERM, not EEXIST, for an existing dir.
-		 * The error reported is mkdir's (EROFS, EACCES), not the ENOENT
-		 * of the stat that double-checks it. */
-		struct stat st;
-		if (mkdir(buf, mode) != 0 && errno != EEXIST) {
-			int mkdir_errno = errno;
-			if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-				errno = mkdir_errno;
-				return -1;
-			}
-		}
-		*s = saved;
-		if (saved == '\0')
-			break;
-	}
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
+	while (len > 1 && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	return mkdir_parents(buf, mode);
 }
 
 bool is_executable_file(const char *path)
@@ -114,13 +120,36 @@ ssize_t read_full(int fd, char *buf, size_t cap)
 	return (ssize_t)total;
 }
 
+/* read_full for the kernel's small text files (a /proc/sys value, uid_map,
+ * cgroup.controllers): a short read that ends a line is taken as the end.
+ * procfs, sysfs and cgroupfs (seq_file on Linux, whole-content buffers in
+ * gVisor) answer short only at the end, so this saves the read that would
+ * return 0: one system call per file, tens of microseconds under gVisor. */
+static ssize_t read_lines(int fd, char *buf, size_t cap)
+{
+	size_t total = 0;
+	while (total < cap) {
+		ssize_t n = read(fd, buf + total, cap - total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		total += (size_t)n;
+		if (total < cap && buf[total - 1] == '\n')
+			break;
+	}
+	return (ssize_t)total;
+}
+
 ssize_t read_small(const char *path, char *buf, size_t len)
 {
 	buf[0] = '\0';
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t total = read_full(fd, buf, len - 1);
+	ssize_t total = read_lines(fd, buf, len - 1);
 	int e = errno;
 	close(fd);
 	if (total < 0) {
@@ -297,16 +326,21 @@ int install_self(const char *dest, bool may_bind, enum install_how *how)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	unlink(tmp);
 	/* A hard link of /proc/self/exe works when dest is on the binary's file
 	 * system; elsewhere it is not even tried (gVisor takes milliseconds to
-	 * refuse it with EXDEV). */
-	if (same_device_as_self(dest) && linkat(AT_FDCWD, "/proc/self/exe", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
+	 * refuse it with EXDEV). A leftover tmp from a start killed halfway is
+	 * removed only where tmp is used: the bind needs none. */
+	bool same_device = same_device_as_self(dest);
+	if (same_device)
+		unlink(tmp);
+	if (same_device && linkat(AT_FDCWD, "/proc/self/exe", AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
 		*how = INSTALL_LINK;
 	} else if (may_bind && bind_self(dest) == 0) {
 		*how = INSTALL_BIND;
 		return 0;
 	} else {
+		if (!same_device)
+			unlink(tmp);
 		if (copy_self(tmp) != 0) {
 			int e = errno;
 			unlink(tmp);

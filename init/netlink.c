@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 struct mnl_socket *nl_open(int proto)
@@ -24,9 +23,12 @@ struct mnl_socket *nl_open(int proto)
 
 int nl_transact(struct mnl_socket *nl, struct nlmsghdr *nlh)
 {
+	/* A counter is enough: the only replies a socket of this process can
+	 * hold are to this process's own requests (a time() seed would cost a
+	 * system call per request under gVisor, whose vDSO can fall back to one). */
 	static unsigned int seq_counter;
 	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = (unsigned int)time(NULL) + ++seq_counter;
+	nlh->nlmsg_seq = ++seq_counter;
 	unsigned int seq = nlh->nlmsg_seq;
 	unsigned int portid = mnl_socket_get_portid(nl);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)

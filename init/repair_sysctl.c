@@ -77,10 +77,26 @@ static bool sysctl_needed(const struct ctx *c, char *why, size_t len)
 	return needed;
 }
 
-/* The directory (relative to /proc/sys) to cover for entry i: the deepest
- * existing parent when the entry is missing, else its parent. */
-static void cover_dir(int i, char *out, size_t len)
+static bool same_parent(const char *a, const char *b)
 {
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	return sa && sb && sa - a == sb - b && strncmp(a, b, (size_t)(sa - a)) == 0;
+}
+
+/* The directory (relative to /proc/sys) to cover for entry i: the deepest
+ * existing parent when the entry is missing, else its parent. An earlier
+ * entry with the same parent has found it already (found[k], "" when not
+ * looked up): one stat per directory, not per entry. */
+static void cover_dir(int i, char found[][128])
+{
+	char *out = found[i];
+	size_t len = sizeof found[i];
+	for (int k = 0; k < i; k++) {
+		if (found[k][0] != '\0' && same_parent(sysctl_entries[k].path, sysctl_entries[i].path)) {
+			memcpy(out, found[k], len);
+			return;
+		}
+	}
 	snprintf(out, len, "%s", sysctl_entries[i].path);
 	for (;;) {
 		char *slash = strrchr(out, '/');
@@ -346,7 +362,7 @@ static int sysctl_apply(struct ctx *c)
 	for (int i = 0; i < SYSCTL_COUNT; i++) {
 		dirs[i][0] = '\0';
 		if (sysctl_entries[i].fatal && probe_sysctl_bad(p, i))
-			cover_dir(i, dirs[i], sizeof dirs[i]);
+			cover_dir(i, dirs);
 		else if (probe_sysctl_bad(p, i))
 			log_info("sysctl: %s %s: left as is (k3s only warns)", sysctl_entries[i].path,
 				 p->sysctl[i] == SYSCTL_MISSING ? "missing" : "unwritable");
