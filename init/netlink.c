@@ -10,9 +10,13 @@ struct mnl_socket *nl_open(int proto)
 	struct mnl_socket *nl = mnl_socket_open2(proto, SOCK_CLOEXEC);
 	if (nl == NULL)
 		return NULL;
+	/* Not bound: the kernel binds the socket at its first send (netlink's
+	 * autobind), which saves mnl_socket_bind's bind and getsockname (two
+	 * round trips under gVisor). Its port id stays 0 for libmnl then, and
+	 * mnl_cb_run checks no port id; the sequence number still pairs each
+	 * answer with its request. */
 	struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
-	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) != 0) {
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) {
 		int e = errno;
 		mnl_socket_close(nl);
 		errno = e;
