@@ -173,6 +173,7 @@ struct covers {
 	int n_overlaid;
 	bool overlay_refused;             /* off gVisor, or refused once: tmpfs covers only */
 	bool uppers_mounted;              /* the tmpfs at UPPERS */
+	bool bound_back;                  /* a tmpfs cover with the real entries bound back */
 };
 
 /* The `bad` entries as files holding kubelet's values, in a cover just
@@ -344,7 +345,28 @@ static int cover(struct covers *cv, const char *dir, const bool *bad)
 			return -1;
 		cv->overlay_refused = true;
 	}
+	cv->bound_back = true;
 	return cover_bind_back(dir, bad);
+}
+
+/* With overlays only, one file written per overlay is read back: it shows
+ * that the overlay presents its upper files, which all the others written
+ * there are too; an entry not written is the real one, seen through the
+ * overlay's lower layer as before. A tmpfs cover is checked entry by entry
+ * instead (an entry may have failed to bind back). */
+static bool must_check(const struct covers *cv, const char *dir, bool written, bool *checked_overlay)
+{
+	if (!written)
+		return false;
+	for (int k = 0; k < cv->n_overlaid; k++) {
+		if (!under(dir, cv->overlaid[k]))
+			continue;
+		if (checked_overlay[k])
+			return false;
+		checked_overlay[k] = true;
+		return true;
+	}
+	return true;
 }
 
 static int depth(const char *p)
@@ -393,9 +415,14 @@ static int sysctl_apply(struct ctx *c)
 	/* Check what kubelet will see now: every entry there, and the covered
 	 * ones holding its value, so that it does not write them. */
 	int still = 0;
+	bool checked_overlay[SYSCTL_COUNT] = { false };
 	for (int i = 0; i < SYSCTL_COUNT; i++) {
 		if (!sysctl_entries[i].fatal)
 			continue;
+		if (!cv.bound_back && !must_check(&cv, dirs[i], done[i], checked_overlay)) {
+			p->sysctl[i] = SYSCTL_OK;
+			continue;
+		}
 		char path[PATH_MAX], value[32];
 		snprintf(path, sizeof path, PROC_SYS "/%s", sysctl_entries[i].path);
 		if (read_small(path, value, sizeof value) < 0) {
