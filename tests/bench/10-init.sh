@@ -72,6 +72,9 @@ echo "execve before k3s: $((calls - 2)) (target 0)"
 # the repairs done.
 root="$work/root"
 mkdir -p "$root"/{bin,proc,sys,dev,tmp,run,etc}
+# The directories the worker image declares as volumes, there as in it: the
+# probe asks about their file systems (a missing one costs a call per parent).
+mkdir -p "$root"/var/lib/kubelet "$root"/var/lib/rancher/k3s
 cp "$bin" "$root/k3s-init"
 # A static binary has no libraries to copy (ldd then says so and fails).
 for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
