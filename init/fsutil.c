@@ -104,7 +104,9 @@ int path_lookup_skip(const char *name, const char *path_list, bool (*skip)(const
 	return -1;
 }
 
-ssize_t read_full(int fd, char *buf, size_t cap)
+/* Reads into buf until cap bytes, the end of the file, or (with
+ * short_line_is_end) a short read that ends a line. */
+static ssize_t read_until(int fd, char *buf, size_t cap, bool short_line_is_end)
 {
 	size_t total = 0;
 	while (total < cap) {
@@ -116,31 +118,15 @@ ssize_t read_full(int fd, char *buf, size_t cap)
 		if (n == 0)
 			break;
 		total += (size_t)n;
+		if (short_line_is_end && total < cap && buf[total - 1] == '\n')
+			break;
 	}
 	return (ssize_t)total;
 }
 
-/* read_full for the kernel's small text files (a /proc/sys value, uid_map,
- * cgroup.controllers): a short read that ends a line is taken as the end.
- * procfs, sysfs and cgroupfs (seq_file on Linux, whole-content buffers in
- * gVisor) answer short only at the end, so this saves the read that would
- * return 0: one system call per file, tens of microseconds under gVisor. */
-static ssize_t read_lines(int fd, char *buf, size_t cap)
+ssize_t read_full(int fd, char *buf, size_t cap)
 {
-	size_t total = 0;
-	while (total < cap) {
-		ssize_t n = read(fd, buf + total, cap - total);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		total += (size_t)n;
-		if (total < cap && buf[total - 1] == '\n')
-			break;
-	}
-	return (ssize_t)total;
+	return read_until(fd, buf, cap, false);
 }
 
 ssize_t read_small(const char *path, char *buf, size_t len)
@@ -149,7 +135,13 @@ ssize_t read_small(const char *path, char *buf, size_t len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t total = read_lines(fd, buf, len - 1);
+	/* The kernel's small text files (a /proc/sys value, uid_map,
+	 * cgroup.controllers): procfs, sysfs and cgroupfs (seq_file on Linux,
+	 * whole-content buffers in gVisor) answer short only at the end, so a
+	 * short read that ends a line is taken as the end. That saves the read
+	 * that would return 0: a system call per file, tens of microseconds
+	 * under gVisor. */
+	ssize_t total = read_until(fd, buf, len - 1, true);
 	int e = errno;
 	close(fd);
 	if (total < 0) {
