@@ -11,6 +11,8 @@ bin=build/k3s-init
 work=$(mktemp -d)
 image=k3s-sandbox-test-init/bench:$$
 cleanup() {
+	# runsc leaves its network namespace mounted in its state dir.
+	umount "$work"/runsc-state/*netns* 2>/dev/null || true
 	rm -rf "$work"
 	docker rmi -f "$image" >/dev/null 2>&1 || true
 }
@@ -119,7 +121,6 @@ gvisor_syscalls() {
 	(cd "$bundle" && "$runsc" --root "$work/runsc-state" --network=sandbox --strace --debug \
 		--debug-log="$work/strace/" run "k3s-sandbox-bench-$$" >/dev/null 2>&1) || true
 	grep -h -c '\] k3s-init E ' "$work"/strace/*boot* 2>/dev/null || echo "not counted (runsc --strace gave no log)"
-	umount "$work"/runsc-state/*netns* 2>/dev/null || true
 }
 if docker info --format '{{json .Runtimes}}' | grep -q '"runsc-current"'; then
 	g=$(docker run --rm --runtime=runsc-current --privileged -e PATH=/bin -e K3S_INIT_LOG=quiet "$image" sh -c '
