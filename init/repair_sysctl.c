@@ -349,13 +349,16 @@ static int cover(struct covers *cv, const char *dir, const bool *bad)
 	return cover_bind_back(dir, bad);
 }
 
-/* With overlays only, one file written per overlay is read back: it shows
- * that the overlay presents its upper files, which all the others written
- * there are too; an entry not written is the real one, seen through the
- * overlay's lower layer as before. A tmpfs cover is checked entry by entry
- * instead (an entry may have failed to bind back). */
+/* Whether the check reads entry dir/..., written or not, back. With overlays
+ * only, one file written per overlay is: it shows that the overlay presents
+ * its upper files, which all the others written there are too; an entry not
+ * written is the real one, seen through the overlay's lower layer as before.
+ * Where a tmpfs cover was made every entry is (one may have failed to bind
+ * back). */
 static bool must_check(const struct covers *cv, const char *dir, bool written, bool *checked_overlay)
 {
+	if (cv->bound_back)
+		return true;
 	if (!written)
 		return false;
 	for (int k = 0; k < cv->n_overlaid; k++) {
@@ -419,7 +422,7 @@ static int sysctl_apply(struct ctx *c)
 	for (int i = 0; i < SYSCTL_COUNT; i++) {
 		if (!sysctl_entries[i].fatal)
 			continue;
-		if (!cv.bound_back && !must_check(&cv, dirs[i], done[i], checked_overlay)) {
+		if (!must_check(&cv, dirs[i], done[i], checked_overlay)) {
 			p->sysctl[i] = SYSCTL_OK;
 			continue;
 		}
