@@ -291,10 +291,10 @@ static bool role_runs_agent(const struct cli *cli)
 	return (ROLE_BIT(cli->role) & ROLES_AGENT) != 0;
 }
 
-/* Whether the bridge plugin can attach pods: tried on a trial bridge in a
- * namespace of its own, only for an agent under gVisor, whose netstack is
- * the one network stack known to refuse it (the trial costs a namespace and
- * four netlink requests; on Linux every bridge takes hairpin mode). */
+/* Whether the bridge plugin can attach pods: asked in the init's own network
+ * namespace (probe_limits.c hairpin_trial), only for an agent under gVisor,
+ * whose netstack is the one network stack known to refuse it (on Linux every
+ * bridge takes hairpin mode). */
 static void probe_pod_network(struct probe *p, const struct cli *cli)
 {
 	p->podnet_hairpin_err = -1;

@@ -43,11 +43,12 @@ struct probe_limits {
 };
 
 void probe_limits(struct probe_limits *l);
-/* Only the bridge plugin's hairpin setting, for the init's start: a bridge and
- * a veth port in this process's network namespace, deleted after (six
- * requests). The hairpin
- * result: 0 or errno; -1 when the trial could not be set up (*setup_err says
- * why; *no_setns when it is setns(CLONE_NEWNET) that is refused). */
+/* Only the bridge plugin's hairpin setting, for the init's start, in this
+ * process's network namespace: one request for a link that does not exist,
+ * and only where that is not refused outright, a bridge and a veth port,
+ * deleted after (six requests). The hairpin result: 0 or errno; -1 when the
+ * trial could not be set up (*setup_err says why; *no_setns when it is
+ * setns(CLONE_NEWNET) that is refused). */
 int probe_bridge_hairpin(int *setup_err, bool *no_setns);
 
 #endif
