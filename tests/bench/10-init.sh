@@ -17,6 +17,9 @@ cleanup() {
 	docker rmi -f "$image" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+# The Nth figure of launch's output (fixtures/launch.c, one line per
+# program), skipping whatever the programs themselves print (--version does).
+median() { grep '^median_us=' | sed -n "${1}p" | sed 's/median_us=\([0-9]*\).*/\1/'; }
 
 gcc -static -O2 -o "$work/launch" tests/bench/fixtures/launch.c
 printf 'int main(void){return 0;}\n' | gcc -static -O2 -x c -o "$work/k3s" -
@@ -41,17 +44,17 @@ host=$(env -i PATH="$work/k3sbin:/usr/sbin:/usr/bin:/sbin:/bin" K3S_INIT_LOG=qui
 	unshare --mount --pid --fork --propagation private --mount-proc sh -c "
 	mount -t tmpfs tmpfs /run
 	$work/launch $runs $top/$bin agent :: $work/k3s")
-init_us=$(echo "$host" | sed -n 1p | sed 's/median_us=\([0-9]*\).*/\1/')
-base_us=$(echo "$host" | sed -n 2p | sed 's/median_us=\([0-9]*\).*/\1/')
-rss=$(echo "$host" | sed -n 1p | sed 's/.*maxrss_kb=//')
+init_us=$(echo "$host" | median 1)
+base_us=$(echo "$host" | median 2)
+rss=$(echo "$host" | grep '^median_us=' | sed -n 1p | sed 's/.*maxrss_kb=//')
 # Without the overlayfs trial mount (a control plane does not try it): the
 # trial's umount and rmdirs on the data dir's file system dominate an agent start.
-cp_us=$(env -i PATH="$work/k3sbin:/usr/sbin:/usr/bin:/sbin:/bin" K3S_INIT_LOG=quiet K3S_INIT_ROLE=control-plane \
+cp=$(env -i PATH="$work/k3sbin:/usr/sbin:/usr/bin:/sbin:/bin" K3S_INIT_LOG=quiet K3S_INIT_ROLE=control-plane \
 	unshare --mount --pid --fork --propagation private --mount-proc sh -c "
 	mount -t tmpfs tmpfs /run
 	$work/launch $runs $top/$bin server :: $work/k3s")
-cp_base_us=$(echo "$cp_us" | sed -n 2p | sed 's/median_us=\([0-9]*\).*/\1/')
-cp_us=$(echo "$cp_us" | sed -n 1p | sed 's/median_us=\([0-9]*\).*/\1/')
+cp_us=$(echo "$cp" | median 1)
+cp_base_us=$(echo "$cp" | median 2)
 echo "host start-to-exec, control-plane (no overlay trial): $(awk "BEGIN {printf \"%.3f\", ($cp_us - $cp_base_us) / 1000}") ms median of $runs (target <= 2 ms)"
 echo "host start-to-exec: $(awk "BEGIN {printf \"%.3f\", ($init_us - $base_us) / 1000}") ms median of $runs (init+k3s ${init_us} us, k3s alone ${base_us} us) (target <= 2 ms)"
 echo "peak RSS: $rss KB (max ru_maxrss of init+k3s on the host) (no target)"
@@ -95,7 +98,6 @@ for applet in $(/bin/busybox --list); do
 	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 done
 tar -C "$root" -c . | docker import - "$image" >/dev/null
-median() { sed -n "${1}p" | sed 's/median_us=\([0-9]*\).*/\1/'; }
 # One start of the init under the current runsc with --strace, run directly
 # as an OCI bundle (an engine passes no such flag per container): the
 # sandbox's log has a line per system call entered, named by the process.
@@ -103,9 +105,9 @@ gvisor_syscalls() {
 	local bundle="$work/bundle" runsc=/usr/local/lib/k3s-sandbox/runsc-current
 	mkdir -p "$bundle" "$work/strace"
 	(cd "$bundle" && "$runsc" spec -- /bin/newns /k3s-init agent)
-	# As docker run --privileged gives it: every capability, a writable
-	# root, the cgroup hierarchies mounted.
-	# Every capability through CAP_CHECKPOINT_RESTORE (40), as --privileged.
+	# As docker run --privileged gives it: every capability (through
+	# CAP_CHECKPOINT_RESTORE, 40), a writable root, the cgroup hierarchies
+	# mounted.
 	local caps=CHOWN,DAC_OVERRIDE,DAC_READ_SEARCH,FOWNER,FSETID,KILL,SETGID,SETUID,SETPCAP,LINUX_IMMUTABLE
 	caps=$caps,NET_BIND_SERVICE,NET_BROADCAST,NET_ADMIN,NET_RAW,IPC_LOCK,IPC_OWNER,SYS_MODULE,SYS_RAWIO,SYS_CHROOT
 	caps=$caps,SYS_PTRACE,SYS_PACCT,SYS_ADMIN,SYS_BOOT,SYS_NICE,SYS_RESOURCE,SYS_TIME,SYS_TTY_CONFIG,MKNOD,LEASE
