@@ -10,8 +10,8 @@
  * kubelet wants (so kubelet finds it right and does not write). Everything
  * else under /proc/sys stays the real thing. The cover is an overlay whose
  * lower layer is the real directory and whose upper layer is on a tmpfs:
- * gVisor takes procfs as a lower layer, one mount per directory, and the
- * files of a deeper directory (kernel/keys) are written through it. Linux
+ * gVisor takes procfs as a lower layer, one mount per directory, whose
+ * upper directory holds the files of the deeper directories too (kernel/keys). Linux
  * refuses procfs there (fs/overlayfs: "filesystem on ... not supported"), so
  * off gVisor (and where a runsc refuses it too) the cover is a tmpfs with
  * every real entry bind-mounted back from a staging bind of the real
@@ -176,22 +176,37 @@ struct covers {
 	bool bound_back;                  /* a tmpfs cover with the real entries bound back */
 };
 
-/* The `bad` entries as files holding kubelet's values, in a cover just
- * mounted; their list (entry=value ...) in files. */
-static int write_files(const bool *bad, char *files, size_t len)
+/* The `bad` entries as files holding kubelet's values, below root: each
+ * entry's path with its first `strip` characters taken off (the covered
+ * directory and its slash, for an overlay's upper directory); their list
+ * (entry=value ...) in files. */
+static int write_files(const bool *bad, const char *root, size_t strip, char *files, size_t len)
 {
+	char made[PATH_MAX] = "";
 	files[0] = '\0';
 	for (int i = 0; i < SYSCTL_COUNT; i++) {
 		if (!bad[i])
 			continue;
 		char path[PATH_MAX], value[32];
-		snprintf(path, sizeof path, PROC_SYS "/%s", sysctl_entries[i].path);
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", root, sysctl_entries[i].path + strip) >= sizeof path) {
+			log_error("sysctl: %s/%s: path too long", root, sysctl_entries[i].path + strip);
+			return -1;
+		}
 		snprintf(value, sizeof value, "%s\n", sysctl_entries[i].want);
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof parent, "%s", path);
+		*strrchr(parent, '/') = '\0';
+		/* An upper directory is new and empty: an entry of a deeper
+		 * directory (kernel/keys) needs that made first, once. */
+		if (strip > 0 && strcmp(parent, root) != 0 && strcmp(parent, made) != 0) {
+			if (mkdir(parent, 0755) != 0 && errno != EEXIST && mkdir_p(parent, 0755) != 0) {
+				log_error("sysctl: mkdir %s: %s", parent, strerror(errno));
+				return -1;
+			}
+			memcpy(made, parent, sizeof made);
+		}
 		int rc = write_small(path, value, 0644);
-		if (rc != 0 && errno == ENOENT) {
-			char parent[PATH_MAX];
-			snprintf(parent, sizeof parent, "%s", path);
-			*strrchr(parent, '/') = '\0';
+		if (rc != 0 && errno == ENOENT && strip == 0) {
 			if (mkdir_p(parent, 0755) != 0) {
 				log_error("sysctl: mkdir %s: %s", parent, strerror(errno));
 				return -1;
@@ -210,9 +225,12 @@ static int write_files(const bool *bad, char *files, size_t len)
 }
 
 /* Cover /proc/sys/<dir> with an overlay: the real directory below, an upper
- * directory on the tmpfs at UPPERS above, then the `bad` entries as files.
- * 0; 1 when the kernel refuses procfs as a lower layer (nothing changed);
- * -1 on any other failure, logged. */
+ * directory on the tmpfs at UPPERS above, holding the `bad` entries (those
+ * of deeper directories too) as files written there before the mount.
+ * Written through the mounted overlay instead, each would first copy up the
+ * real file or directory it replaces, the costliest calls of the start
+ * under gVisor. 0; 1 when the kernel refuses procfs as a lower layer
+ * (nothing mounted); -1 on any other failure, logged. */
 static int cover_overlay(struct covers *cv, const char *dir, const bool *bad)
 {
 	if (!cv->uppers_mounted) {
@@ -241,6 +259,9 @@ static int cover_overlay(struct covers *cv, const char *dir, const bool *bad)
 		log_error("sysctl: mkdir %s: %s", upper, strerror(errno));
 		return -1;
 	}
+	char files[256];
+	if (write_files(bad, upper, strlen(dir) + 1, files, sizeof files) != 0)
+		return -1;
 	snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s,workdir=%s", target, upper, work);
 	if (mount("overlay", target, "overlay", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) != 0) {
 		if (errno == EINVAL || errno == ENODEV) {
@@ -249,13 +270,6 @@ static int cover_overlay(struct covers *cv, const char *dir, const bool *bad)
 			return 1;
 		}
 		log_error("sysctl: mount overlay on %s: %s", target, strerror(errno));
-		return -1;
-	}
-	char files[256];
-	if (write_files(bad, files, sizeof files) != 0) {
-		/* A half-built cover would hide what kubelet needs: take it away. */
-		if (umount2(target, MNT_DETACH) != 0)
-			log_warn("sysctl: umount the unfinished cover of %s: %s", target, strerror(errno));
 		return -1;
 	}
 	log_info("sysctl: covered %s with an overlay (upper %s on tmpfs), files %s", target, upper, files);
@@ -298,7 +312,7 @@ static int cover_bind_back(const char *dir, const bool *bad)
 	}
 	closedir(d);
 	char files[256];
-	if (write_files(bad, files, sizeof files) != 0)
+	if (write_files(bad, PROC_SYS, 0, files, sizeof files) != 0)
 		goto out;
 	log_info("sysctl: covered %s with a tmpfs: %d real entries bound back%s, files %s", target, bound,
 		 failed ? " (some could not be: see above)" : "", files);
@@ -319,34 +333,31 @@ static bool under(const char *dir, const char *top)
 	return strncmp(dir, top, n) == 0 && (dir[n] == '\0' || dir[n] == '/');
 }
 
-/* Cover /proc/sys/<dir> for its `bad` entries: written through an overlay
- * already on a parent; else an overlay of its own, recorded in cv; else
- * (once refused, not asked again) the tmpfs with entries bound back. */
-static int cover(struct covers *cv, const char *dir, const bool *bad)
+/* Cover /proc/sys/<dir>: an overlay of its own for the entries `below` it
+ * (its own and its subdirectories'), recorded in cv; else (once refused, not
+ * asked again) the tmpfs with entries bound back, for its `own` entries
+ * alone: a subdirectory there is a bind of the real one, and gets a cover of
+ * its own. The entries covered are marked done. */
+static int cover(struct covers *cv, const char *dir, const bool *own, const bool *below, bool *done)
 {
-	for (int k = 0; k < cv->n_overlaid; k++) {
-		if (!under(dir, cv->overlaid[k]))
-			continue;
-		char files[256];
-		if (write_files(bad, files, sizeof files) != 0)
-			return -1;
-		log_info("sysctl: files %s, through the overlay on " PROC_SYS "/%s", files, cv->overlaid[k]);
-		return 0;
-	}
 	if (!cv->overlay_refused) {
-		int rc = cover_overlay(cv, dir, bad);
+		int rc = cover_overlay(cv, dir, below);
+		if (rc < 0)
+			return -1;
 		if (rc == 0) {
 			if ((size_t)snprintf(cv->overlaid[cv->n_overlaid], sizeof cv->overlaid[0], "%s", dir) <
 			    sizeof cv->overlaid[0])
 				cv->n_overlaid++;
+			for (int k = 0; k < SYSCTL_COUNT; k++)
+				done[k] = done[k] || below[k];
 			return 0;
 		}
-		if (rc < 0)
-			return -1;
 		cv->overlay_refused = true;
 	}
 	cv->bound_back = true;
-	return cover_bind_back(dir, bad);
+	for (int k = 0; k < SYSCTL_COUNT; k++)
+		done[k] = done[k] || own[k];
+	return cover_bind_back(dir, own);
 }
 
 /* Whether the check reads entry dir/..., written or not, back. With overlays
@@ -394,24 +405,25 @@ static int sysctl_apply(struct ctx *c)
 	}
 	bool done[SYSCTL_COUNT] = { false };
 	struct covers cv = { .overlay_refused = !p->gvisor };
-	/* Shallow directories first, so that a deeper directory finds the
-	 * overlay above it, or its tmpfs cover sits on top of a shallower one. */
+	/* Shallow directories first, so that an overlay takes the entries of
+	 * the directories below it along, and a deeper tmpfs cover sits on top
+	 * of a shallower one. */
 	for (int level = 0; level <= 4; level++) {
 		for (int i = 0; i < SYSCTL_COUNT; i++) {
 			if (done[i] || !sysctl_entries[i].fatal || !probe_sysctl_bad(p, i) || depth(dirs[i]) != level)
 				continue;
-			bool bad[SYSCTL_COUNT] = { false };
-			for (int k = 0; k < SYSCTL_COUNT; k++)
-				if (!done[k] && sysctl_entries[k].fatal && probe_sysctl_bad(p, k) &&
-				    strcmp(dirs[k], dirs[i]) == 0) {
-					bad[k] = true;
-					done[k] = true;
-				}
 			if (dirs[i][0] == '\0') {
 				log_error("sysctl: %s: /proc/sys itself is missing", sysctl_entries[i].path);
 				return -1;
 			}
-			if (cover(&cv, dirs[i], bad) != 0)
+			bool own[SYSCTL_COUNT] = { false }, below[SYSCTL_COUNT] = { false };
+			for (int k = 0; k < SYSCTL_COUNT; k++) {
+				if (done[k] || !sysctl_entries[k].fatal || !probe_sysctl_bad(p, k))
+					continue;
+				own[k] = strcmp(dirs[k], dirs[i]) == 0;
+				below[k] = under(dirs[k], dirs[i]);
+			}
+			if (cover(&cv, dirs[i], own, below, done) != 0)
 				return -1;
 		}
 	}
