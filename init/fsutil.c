@@ -285,9 +285,14 @@ static int copy_self(const char *tmp)
 	return rc;
 }
 
-/* Whether dest's directory is on the file system this binary is on. */
+/* Whether dest's directory is on the file system this binary is on. The
+ * answer for the last directory asked is kept: a start places several
+ * plugins into one directory (host-local, routed-veth), and neither the
+ * binary's file system nor that directory's changes meanwhile. */
 static bool same_device_as_self(const char *dest)
 {
+	static char last_dir[PATH_MAX];
+	static bool last_same;
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", dest);
 	char *slash = strrchr(dir, '/');
@@ -297,8 +302,14 @@ static bool same_device_as_self(const char *dest)
 		dir[1] = '\0';
 	else
 		*slash = '\0';
+	if (last_dir[0] != '\0' && strcmp(dir, last_dir) == 0)
+		return last_same;
 	struct stat self, there;
-	return stat("/proc/self/exe", &self) == 0 && stat(dir, &there) == 0 && self.st_dev == there.st_dev;
+	if (stat("/proc/self/exe", &self) != 0 || stat(dir, &there) != 0)
+		return false;
+	last_same = self.st_dev == there.st_dev;
+	memcpy(last_dir, dir, sizeof last_dir);
+	return last_same;
 }
 
 /* An empty file at dest with this binary bind-mounted over it. */

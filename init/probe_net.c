@@ -79,6 +79,7 @@ static void probe_legacy(struct probe *p)
 	if (fd < 0) {
 		p->legacy = TRI_UNKNOWN;
 		p->legacy_errno = errno;
+		p->raw_socket_errno = errno;
 		return;
 	}
 	struct k3s_ipt_getinfo info;
