@@ -11,8 +11,8 @@
  * else under /proc/sys stays the real thing. The cover is an overlay whose
  * lower layer is the real directory and whose upper layer is on a tmpfs:
  * gVisor takes procfs as a lower layer, one mount per directory, whose
- * upper directory holds the files of the deeper directories too (kernel/keys). Linux
- * refuses procfs there (fs/overlayfs: "filesystem on ... not supported"), so
+ * upper directory holds the files of deeper directories too (kernel/keys).
+ * Linux refuses procfs there (fs/overlayfs: "filesystem on ... not supported"), so
  * off gVisor (and where a runsc refuses it too) the cover is a tmpfs with
  * every real entry bind-mounted back from a staging bind of the real
  * directory: three system calls per entry, some twenty entries in kernel/,
