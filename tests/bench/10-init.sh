@@ -87,6 +87,7 @@ for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
 	cp -L "$lib" "$root$lib"
 done
 gcc -static -O2 -o "$root/bin/newns" tests/bench/fixtures/newns.c
+gcc -static -O2 -o "$root/bin/syscall-cost" tests/bench/fixtures/syscall-cost.c
 cp tests/bench/fixtures/repairs-peer.sh "$root/bin/repairs-peer"
 cp "$work/launch" "$root/bin/launch"
 cp "$work/k3s" "$root/bin/k3s"
@@ -137,7 +138,22 @@ if docker info --format '{{json .Runtimes}}' | grep -q '"runsc-current"'; then
 	# microseconds when the process has not just made one: the init's figure
 	# is its system calls plus this floor.
 	echo "gVisor (current runsc) the floor: a static program that only execs k3s: $(awk "BEGIN {printf \"%.3f\", ($g_exec - $g_base) / 1000}") ms median of 100 (no target)"
-	echo "gVisor (current runsc) system calls of the init before the exec (runsc --strace, one start): $(gvisor_syscalls) (no target)"
+	# What one of them costs here, beside the host's: the first 130 calls of
+	# a fresh process (systrap's spinning fast paths are off until it has
+	# watched the latencies for a while) and warm ones. The init is such a
+	# fresh process; beyond its count of calls times their round trip, the
+	# start is the sentry's own work for each call (generating mountinfo,
+	# lookups on the root file system through the gofer, mounts).
+	cost=$(docker run --rm --runtime=runsc-current "$image" /bin/syscall-cost 130)
+	sys_first=$(echo "$cost" | sed -n 's/^first_ns=\([0-9]*\) .*/\1/p')
+	sys_ns=$(echo "$cost" | sed -n 's/.*syscall_ns=\([0-9]*\)$/\1/p')
+	host_ns=$("$root/bin/syscall-cost" 130 | sed -n 's/.*syscall_ns=\([0-9]*\)$/\1/p')
+	echo "gVisor (current runsc) one system call round trip (getpid): $(awk "BEGIN {printf \"%.1f\", $sys_first / 1000}") us in a fresh process's first 130, $(awk "BEGIN {printf \"%.1f\", $sys_ns / 1000}") us warm (median of 25 rounds of 130); on the host $(awk "BEGIN {printf \"%.2f\", $host_ns / 1000}") us (no target)"
+	calls=$(gvisor_syscalls)
+	case "$calls" in
+	*[!0-9]* | '') echo "gVisor (current runsc) system calls of the init before the exec: $calls" ;;
+	*) echo "gVisor (current runsc) system calls of the init before the exec (runsc --strace, one start): $calls, at a fresh process's round trip each $(awk "BEGIN {printf \"%.1f\", $calls * $sys_first / 1000000}") ms, at a warm one $(awk "BEGIN {printf \"%.1f\", $calls * $sys_ns / 1000000}") ms (no target)" ;;
+	esac
 	# Where that time goes: the debug log's per-step times (init.c), median
 	# of 30 runs each, written to a file on the sandbox's tmpfs (a pipe's
 	# reader would be woken at every line).
