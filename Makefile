@@ -42,7 +42,7 @@ $(BUILD)/link-mode: FORCE
 FORCE:
 
 .PHONY: all build static musl-check sanitize FORCE test test-init test-cni test-images \
-        test-sanitize lint bench fuzz e2e up down doctor images release-images clean help deps
+        test-sanitize lint bench soak fuzz e2e up down doctor images release-images clean help deps
 .DEFAULT_GOAL := build
 
 all: build
@@ -111,6 +111,9 @@ lint:
 bench: build
 	tests/bench/run
 
+soak:
+	tests/soak/run
+
 fuzz:
 	tests/fuzz/run $(FUZZ_SECONDS)
 
@@ -144,6 +147,7 @@ help:
 	@echo "make test       install test dependencies (root, Debian) and run every suite"
 	@echo "make test-init|test-cni|test-images|test-sanitize|lint   one part"
 	@echo "make bench      print size, speed and memory figures"
+	@echo "make soak       a gVisor worker held Ready for SOAK_SECONDS (600), no process restarted"
 	@echo "make fuzz       run the fuzzers (FUZZ_SECONDS=N each)"
 	@echo "make e2e        end-to-end with the real pinned rancher/k3s (needs a registry)"
 	@echo "make release-images   the release images, not pushed (REPOSITORY=owner/name; LOCAL_BASES=1 offline)"

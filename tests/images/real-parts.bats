@@ -12,7 +12,9 @@
 #     reaches the API server there: without flannel, nothing masquerades
 #     pod traffic leaving the node);
 #   - the current gVisor (runsc-current-netraw: netstack with raw sockets):
-#     the node is Ready; a host-network pod runs to completion inside the
+#     the node is Ready, and stays Ready with its first kubelet, containerd
+#     and kube-proxy for REAL_PARTS_STAY_READY_SECONDS (30; `make soak`: 600)
+#     after the rest; a host-network pod runs to completion inside the
 #     sandbox (containerd and runc under gVisor, on the v1 hierarchies the
 #     init mounts, the overlayfs snapshotter); bridge ports refuse hairpin
 #     mode there, so the init has flannel delegate to its routed-veth plugin,
@@ -119,6 +121,32 @@ wait_node_ready() { # name
 		worker_logs "$1" | grep -v ' level=info \|^I[0-9]' | tail -n 40 >&2
 		false
 	}
+}
+
+# The node's own processes, by name and PID: the same list later means that
+# none of them has exited or been started again meanwhile.
+node_processes() { # name
+	"$DOCKER" exec "$PREFIX-real-worker-$1" sh -c 'for p in kubelet containerd kube-proxy; do echo "$p $(pidof "$p")"; done'
+}
+
+# stays_ready NAME: the node is Ready at every look, 10 s apart, for
+# REAL_PARTS_STAY_READY_SECONDS (30; `make soak` asks for 600), and its
+# kubelet, containerd and kube-proxy are the processes they were at the
+# start: no restart loop, no crash.
+stays_ready() {
+	local name=$1 seconds=${REAL_PARTS_STAY_READY_SECONDS:-30} before start=$SECONDS
+	[[ $seconds =~ ^[0-9]+$ ]] || fail "REAL_PARTS_STAY_READY_SECONDS must be a number of seconds, not '$seconds'"
+	before=$(node_processes "$name")
+	[ "$(grep -c ' [0-9]' <<<"$before")" -eq 3 ] || fail "not every node process runs at the start: $before"
+	while [ $((SECONDS - start)) -lt "$seconds" ]; do
+		node_ready "$name" || {
+			worker_logs "$name" | grep -v ' level=info \|^I[0-9]' | tail -n 40 >&2
+			fail "node $name not Ready $((SECONDS - start)) s into its ${seconds} s"
+		}
+		[ $(((SECONDS - start) % 60)) -ge 10 ] || echo "# $name Ready $((SECONDS - start)) s into its ${seconds} s" >&3
+		sleep 10
+	done
+	assert_equal "$(node_processes "$name")" "$before"
 }
 
 # run_pod NODE NAME HOSTNETWORK SCRIPT: a pod bound to NODE (no scheduler
@@ -319,7 +347,7 @@ exec_and_port_forward() {
 	delete_pods
 }
 
-@test "current gVisor, netstack and --net-raw: the node is Ready; a host-network pod, a pod on routed-veth, a TCP and a UDP ClusterIP Service, exec and port-forward work inside the sandbox" {
+@test "current gVisor, netstack and --net-raw: the node is Ready and stays Ready; a host-network pod, a pod on routed-veth, a TCP and a UDP ClusterIP Service, exec and port-forward work inside the sandbox" {
 	start_worker gvisor-node --runtime runsc-current-netraw
 	wait_node_ready gvisor-node
 	run worker_logs gvisor-node
@@ -373,6 +401,7 @@ exec_and_port_forward() {
 	refute_output --partial "real-parts k3s: kube-proxy exited"
 	refute_output --partial '"Sync failed" ipFamily="IPv4"'
 	refute_output --partial "Extension comment revision 0 not supported"
+	stays_ready gvisor-node
 	# Neither restart loop nor crash: the node's processes are the first ones.
 	assert_equal "$("$DOCKER" inspect -f '{{.State.Running}} {{.RestartCount}}' "$PREFIX-real-worker-gvisor-node")" "true 0"
 	node_ready gvisor-node
