@@ -139,16 +139,20 @@ if docker info --format '{{json .Runtimes}}' | grep -q '"runsc-current"'; then
 	# is its system calls plus this floor.
 	echo "gVisor (current runsc) the floor: a static program that only execs k3s: $(awk "BEGIN {printf \"%.3f\", ($g_exec - $g_base) / 1000}") ms median of 100 (no target)"
 	# What one of them costs here, beside the host's: the first 130 calls of
-	# a fresh process (systrap's spinning fast paths are off until it has
-	# watched the latencies for a while) and warm ones. The init is such a
-	# fresh process; beyond its count of calls times their round trip, the
-	# start is the sentry's own work for each call (generating mountinfo,
-	# lookups on the root file system through the gofer, mounts).
-	cost=$(docker run --rm --runtime=runsc-current "$image" /bin/syscall-cost 130)
-	sys_first=$(echo "$cost" | sed -n 's/^first_ns=\([0-9]*\) .*/\1/p')
-	sys_ns=$(echo "$cost" | sed -n 's/.*syscall_ns=\([0-9]*\)$/\1/p')
+	# a fresh process, as the init is one, and warm ones, in a sandbox that
+	# has run for a while like the runs above (the first processes of a new
+	# sandbox pay several times more: systrap turns its spinning fast paths
+	# on only after watching the latencies, metrics.go). Beyond its count of
+	# calls times their round trip, the start is the sentry's own work for
+	# each call (generating mountinfo, lookups on the root file system
+	# through the gofer, mounts).
+	# Each figure the median over 15 fresh processes.
+	middle() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+	cost=$(docker run --rm --runtime=runsc-current "$image" sh -c 'for i in $(seq 15); do /bin/syscall-cost 130; done')
+	sys_first=$(echo "$cost" | sed -n 's/^first_ns=\([0-9]*\) .*/\1/p' | middle)
+	sys_ns=$(echo "$cost" | sed -n 's/.*syscall_ns=\([0-9]*\)$/\1/p' | middle)
 	host_ns=$("$root/bin/syscall-cost" 130 | sed -n 's/.*syscall_ns=\([0-9]*\)$/\1/p')
-	echo "gVisor (current runsc) one system call round trip (getpid): $(awk "BEGIN {printf \"%.1f\", $sys_first / 1000}") us in a fresh process's first 130, $(awk "BEGIN {printf \"%.1f\", $sys_ns / 1000}") us warm (median of 25 rounds of 130); on the host $(awk "BEGIN {printf \"%.2f\", $host_ns / 1000}") us (no target)"
+	echo "gVisor (current runsc) one system call round trip (getpid, median of 15 processes): $(awk "BEGIN {printf \"%.1f\", $sys_first / 1000}") us in a fresh process's first 130, $(awk "BEGIN {printf \"%.1f\", $sys_ns / 1000}") us warm (25 rounds of 130); on the host $(awk "BEGIN {printf \"%.2f\", $host_ns / 1000}") us (no target)"
 	calls=$(gvisor_syscalls)
 	case "$calls" in
 	*[!0-9]* | '') echo "gVisor (current runsc) system calls of the init before the exec: $calls" ;;
