@@ -48,7 +48,6 @@ struct probe {
 	enum tri legacy;
 	int legacy_errno;
 	bool legacy_in_use;            /* legacy tables already loaded (ip_tables_names non-empty) */
-	int raw_socket_errno;          /* why socket(AF_INET, SOCK_RAW) failed there; 0: it opened, or not asked */
 	enum sysctl_state sysctl[SYSCTL_COUNT];
 	int sysctl_errno[SYSCTL_COUNT];
 	char sysctl_value[SYSCTL_COUNT][24];

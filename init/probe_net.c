@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "netlink.h"
+#include "xt_revision.h"
 
 /*
  * nf_tables: ask for the rule-set generation (NFT_MSG_GETGEN), the cheapest
@@ -75,11 +76,10 @@ static void probe_legacy(struct probe *p)
 		p->legacy_in_use = n > 0;
 		return;
 	}
-	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	int fd = xt_socket(AF_INET);
 	if (fd < 0) {
 		p->legacy = TRI_UNKNOWN;
 		p->legacy_errno = errno;
-		p->raw_socket_errno = errno;
 		return;
 	}
 	struct k3s_ipt_getinfo info;

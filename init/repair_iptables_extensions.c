@@ -49,12 +49,10 @@ static void list_missing(int fd, char *out, size_t len)
 
 static bool iptables_extensions_needed(const struct ctx *c, char *why, size_t len)
 {
-	/* A raw socket the probe was refused (no CAP_NET_RAW, or gVisor without
-	 * --net-raw) is not asked for again. */
-	int fd = c->probe->raw_socket_errno ? -1 : xt_socket(AF_INET);
+	(void)c;
+	int fd = xt_socket(AF_INET);
 	if (fd < 0) {
-		int err = c->probe->raw_socket_errno ? c->probe->raw_socket_errno : errno;
-		snprintf(why, len, "no raw socket to ask iptables on (%s): no rule loads here at all", strerror(err));
+		snprintf(why, len, "no raw socket to ask iptables on (%s): no rule loads here at all", strerror(errno));
 		return false;
 	}
 	int err = xt_has(fd, AF_INET, false, "comment");

@@ -28,7 +28,21 @@ struct k3s_xt_get_revision {
 
 int xt_socket(int family)
 {
-	return socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	/* A refusal does not change while the process runs (no capability, or
+	 * gVisor without --net-raw): it is remembered, so that the probe, the
+	 * iptables-extensions step and doctor ask the kernel once between them,
+	 * each asking a round trip into gVisor's sentry. */
+	static int refused[2];
+	int *memo = &refused[family == AF_INET6];
+	if (*memo != 0) {
+		errno = *memo;
+		return -1;
+	}
+	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd < 0 && (errno == EPERM || errno == EACCES || errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT ||
+		       errno == ESOCKTNOSUPPORT))
+		*memo = errno;
+	return fd;
 }
 
 int xt_has(int fd, int family, bool target, const char *name)
