@@ -333,6 +333,12 @@ static bool under(const char *dir, const char *top)
 	return strncmp(dir, top, n) == 0 && (dir[n] == '\0' || dir[n] == '/');
 }
 
+static void mark_done(bool *done, const bool *covered)
+{
+	for (int k = 0; k < SYSCTL_COUNT; k++)
+		done[k] = done[k] || covered[k];
+}
+
 /* Cover /proc/sys/<dir>: an overlay of its own for the entries `below` it
  * (its own and its subdirectories'), recorded in cv; else (once refused, not
  * asked again) the tmpfs with entries bound back, for its `own` entries
@@ -348,15 +354,13 @@ static int cover(struct covers *cv, const char *dir, const bool *own, const bool
 			if ((size_t)snprintf(cv->overlaid[cv->n_overlaid], sizeof cv->overlaid[0], "%s", dir) <
 			    sizeof cv->overlaid[0])
 				cv->n_overlaid++;
-			for (int k = 0; k < SYSCTL_COUNT; k++)
-				done[k] = done[k] || below[k];
+			mark_done(done, below);
 			return 0;
 		}
 		cv->overlay_refused = true;
 	}
 	cv->bound_back = true;
-	for (int k = 0; k < SYSCTL_COUNT; k++)
-		done[k] = done[k] || own[k];
+	mark_done(done, own);
 	return cover_bind_back(dir, own);
 }
 
