@@ -146,7 +146,8 @@ if docker info --format '{{json .Runtimes}}' | grep -q '"runsc-current"'; then
 	# calls times their round trip, the start is the sentry's own work for
 	# each call (generating mountinfo, lookups on the root file system
 	# through the gofer, mounts).
-	# Each figure the median over 15 fresh processes.
+	# The gVisor figures are medians over 15 fresh processes; the host's is
+	# the median of one process's 25 rounds.
 	middle() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 	cost=$(docker run --rm --runtime=runsc-current "$image" sh -c 'for i in $(seq 15); do /bin/syscall-cost 130; done')
 	sys_first=$(echo "$cost" | sed -n 's/^first_ns=\([0-9]*\) .*/\1/p' | middle)
