@@ -135,7 +135,7 @@ mirror_of() { # root
 	assert_file_executable "$dest/usr/local/bin/actionlint"
 	assert_file_exists "$dest/usr/local/lib/k3s-sandbox/static-libs/libmnl.a"
 	local part
-	for part in kubelet kube-proxy kube-apiserver kubectl containerd containerd-shim-runc-v2 ctr etcd; do
+	for part in kubelet kube-proxy kube-apiserver kube-controller-manager kube-scheduler kubectl containerd containerd-shim-runc-v2 ctr etcd; do
 		assert_file_executable "$dest/usr/local/lib/k3s-sandbox/real-parts/$part"
 	done
 }

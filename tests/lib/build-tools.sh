@@ -12,7 +12,8 @@
 #   libmnl   a static libmnl.a (Debian sid's libmnl-dev; bookworm ships only
 #            the shared library), so that the tests' build of the init is
 #            static like the product: /usr/local/lib/k3s-sandbox/static-libs/
-#   kubernetes  kubelet, kube-proxy, kube-apiserver and kubectl from the Go module k8s.io/kubernetes
+#   kubernetes  kubelet, kube-proxy, kube-apiserver, kube-controller-manager,
+#            kube-scheduler and kubectl from the Go module k8s.io/kubernetes
 #            at the Kubernetes version of the k3s pin (Dockerfile.worker's
 #            K3S_VERSION), for the real-parts tests (tests/fixtures/real-parts):
 #            /usr/local/lib/k3s-sandbox/real-parts/
@@ -54,8 +55,9 @@ destdir=${TOOLS_DESTDIR:-}
 # netstack under Docker here: tests/images/gvisor-current.bats.
 GVISOR_VERSION=v0.0.0-20260905035102-160fafc42237
 # helm v3: a release the module proxy serves; its go.mod has no replace or
-# exclude directives, so `go install module@version` builds it.
-HELM_VERSION=v3.22.0
+# exclude directives, so `go install module@version` builds it. v3.21.4:
+# v3.22.0, also served, is not cleared for use.
+HELM_VERSION=v3.21.4
 # actionlint: its go.mod has no replace directives either, so `go install
 # module@version` builds it (it asks for Go 1.25).
 ACTIONLINT_VERSION=v1.7.12
@@ -92,6 +94,7 @@ LIBMNL_SUITE=sid
 . "$here/dockerfile-args.bash"
 k3s_pin=$(dockerfile_arg "$here/../../Dockerfile.worker" K3S_VERSION) || exit 1
 KUBERNETES_VERSION=${k3s_pin%%-k3s*}
+KUBERNETES_COMMANDS=(kubelet kube-proxy kube-apiserver kube-controller-manager kube-scheduler kubectl)
 CONTAINERD_VERSION=v2.1.5
 ETCD_VERSION=v3.6.4
 
@@ -295,8 +298,8 @@ pin_local_replaces() {
 # --version` prints and what the node reports as kubeletVersion.
 build_kubernetes() {
 	local version=$KUBERNETES_VERSION work go minor start=$SECONDS
-	begin_build kubernetes "$version" "kubelet, kube-proxy, kube-apiserver and kubectl from k8s.io/kubernetes" \
-		kubelet kube-proxy kube-apiserver kubectl
+	begin_build kubernetes "$version" "kubelet, kube-proxy, the control plane and kubectl from k8s.io/kubernetes" \
+		"${KUBERNETES_COMMANDS[@]}"
 	[ -n "$work" ] || return 0
 	module_copy kubernetes "k8s.io/kubernetes@$version"
 	rm -f "$work/src/go.work" "$work/src/go.work.sum"
@@ -306,13 +309,13 @@ build_kubernetes() {
 	local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version \
 		-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
 		-X k8s.io/component-base/version.gitTreeState=clean"
-	for cmd in kubelet kube-proxy kube-apiserver kubectl; do
+	for cmd in "${KUBERNETES_COMMANDS[@]}"; do
 		run_step kubernetes "go build ./cmd/$cmd" "$work/build.log" \
 			go_env GOFLAGS="-buildvcs=false -mod=mod" "$go" -C "$work/src" build -tags providerless -trimpath \
 			-ldflags "$ldflags" -o "$work/out/$cmd" "./cmd/$cmd"
 	done
 	local reported
-	for cmd in kubelet kube-proxy kube-apiserver; do
+	for cmd in kubelet kube-proxy kube-apiserver kube-controller-manager kube-scheduler; do
 		reported=$("$work/out/$cmd" --version)
 		[ "$reported" = "Kubernetes $version" ] ||
 			die "kubernetes: the built $cmd reports '$reported', not Kubernetes $version"
@@ -492,7 +495,7 @@ for tool in $tools; do
 		;;
 	kubernetes)
 		build_kubernetes
-		for cmd in kubelet kube-proxy kube-apiserver kubectl; do
+		for cmd in "${KUBERNETES_COMMANDS[@]}"; do
 			install_tool "$tools_dir/kubernetes-$KUBERNETES_VERSION/$cmd" "/usr/local/lib/k3s-sandbox/real-parts/$cmd"
 		done
 		;;
