@@ -274,6 +274,9 @@ EOF
 		[ "$(kubectl get nodes -o 'jsonpath={.items[0].status.conditions[?(@.type=="Ready")].status}')" = True ]
 	}
 	wait_until 240 node_ready || { compose_v2 logs --tail 60 worker >&2; kubectl get nodes -o wide >&2; false; }
+	# Admission wants the namespace's default ServiceAccount, which the
+	# controller manager makes shortly after the first start.
+	wait_until 60 kubectl get serviceaccount default
 	kubectl apply -f - <<'EOF'
 apiVersion: v1
 kind: Pod
