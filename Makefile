@@ -149,7 +149,7 @@ help:
 	@echo "make bench      print size, speed and memory figures"
 	@echo "make soak       a gVisor worker held Ready for SOAK_SECONDS (600), no process restarted"
 	@echo "make fuzz       run the fuzzers (FUZZ_SECONDS=N each)"
-	@echo "make e2e        end-to-end with the real pinned rancher/k3s (needs a registry)"
+	@echo "make e2e        end-to-end compose flows: the pinned rancher/k3s with a registry, else real Kubernetes parts"
 	@echo "make release-images   the release images, not pushed (REPOSITORY=owner/name; LOCAL_BASES=1 offline)"
 	@echo "make up|down    docker compose up -d control-plane / down"
 	@echo "make doctor     what k3s-init would repair here, changing nothing"
