@@ -10,7 +10,8 @@
 #     from the host, median of BENCH_STARTS fresh starts (3): ours with the
 #     kubeconfig the init exports (what a user has: it appears with the
 #     ready line), the peer's with k3s's own copied out as soon as it is
-#     written (before the API answers); ours also to its ready line;
+#     written (before the API answers); ours also to its ready line, and
+#     to it under the current gVisor (runsc-current);
 #   - RSS of every process in the container, 60 s after ready, both idle side
 #     by side;
 #   - a worker (real containerd, runc, kubelet, kube-proxy) joining with
@@ -40,7 +41,7 @@ export COMPOSE_PROJECT_NAME=$prefix
 cleanup() {
 	(cd "$top" && CONTROL_PLANE_IMAGE=$real_cp WORKER_IMAGE=$real_worker KUBECONFIG_DIR=$work/compose \
 		docker compose -f compose.yaml -f "$work/preload.yaml" down -v) >/dev/null 2>&1 || true
-	"$docker_cli" rm -f -v "$prefix-ours" "$prefix-peer" >/dev/null 2>&1 || true
+	"$docker_cli" rm -f -v "$prefix-ours" "$prefix-peer" "$prefix-gvisor" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -124,6 +125,30 @@ peer=$(median <"$work/peer.times")
 line=$(median <"$work/line.times")
 echo "real control-plane, docker run to first readyz from the host: $ours s vs $peer s without the init ($(ratio "$ours" "$peer")x), median of $starts (target <= 1.1x)"
 echo "real control-plane, docker run to the ready line: $line s, median of $starts (target <= 10 s)"
+
+# In a cloud IDE: the same start inside the current gVisor (netstack), to
+# the ready line, against this kernel's runc figure above.
+if "$docker_cli" info --format '{{json .Runtimes}}' | grep -q '"runsc-current"'; then
+	: >"$work/gvisor.times"
+	for _ in $(seq 1 "$starts"); do
+		mkdir -p "$work/gvisor"
+		began=$(now)
+		"$docker_cli" run -d --name "$prefix-gvisor" --runtime runsc-current --tmpfs /run --tmpfs /var/run \
+			-v "$work/gvisor:/output" -e K3S_INIT_KUBECONFIG_DIR=/output "$real_cp" >/dev/null
+		for _ in $(seq 1 1200); do
+			"$docker_cli" logs "$prefix-gvisor" 2>&1 | grep -q 'k3s-init: ready:' && break
+			sleep 0.1
+		done
+		stamp=$("$docker_cli" logs -t "$prefix-gvisor" 2>&1 | awk '/k3s-init: ready:/ {print $1; exit}')
+		[ -n "$stamp" ] || { echo "real-control-plane: no ready line under runsc-current" >&2; exit 1; }
+		seconds "$began" "$(date -d "$stamp" +%s.%N)" >>"$work/gvisor.times"
+		"$docker_cli" rm -f -v "$prefix-gvisor" >/dev/null
+	done
+	gvisor=$(median <"$work/gvisor.times")
+	echo "real control-plane under runsc-current, docker run to the ready line: $gvisor s vs $line s with runc ($(ratio "$gvisor" "$line")x), median of $starts"
+else
+	echo "real control-plane under runsc-current: not measured, Docker has no runtime runsc-current (tests/lib/setup-host.sh adds it)" >&2
+fi
 
 start "$prefix-ours" 36461 ours
 start "$prefix-peer" 36462 peer
