@@ -7,7 +7,7 @@
 # /bin/k3s as the entrypoint, on the same tmpfs and ports), so the ratios
 # say what the init costs on the way to a ready API and at rest.
 #   - from `docker run` to the first successful `kubectl get --raw=/readyz`
-#     from the host, median of BENCH_STARTS fresh starts (3): ours with the
+#     from the host, median of BENCH_STARTS fresh starts (5): ours with the
 #     kubeconfig the init exports (what a user has: it appears with the
 #     ready line), the peer's with k3s's own copied out as soon as it is
 #     written (before the API answers); ours also to its ready line, and
@@ -27,7 +27,7 @@ docker_cli=/usr/bin/docker
 [ -x "$docker_cli" ] || docker_cli=docker
 real_cp=k3s-sandbox-test/real-control-plane:local
 real_worker=k3s-sandbox-test/real-worker:local
-starts=${BENCH_STARTS:-3}
+starts=${BENCH_STARTS:-5}
 case "$starts" in '' | *[!0-9]* | 0)
 	echo "BENCH_STARTS must be a whole number above 0, not '$starts'" >&2
 	exit 64
