@@ -89,6 +89,15 @@ until_readyz() { # name port ours|peer
 	return 1
 }
 
+# Seconds from BEGAN to the container's ready line, by the line's own time
+# stamp in the engine's log.
+ready_line_seconds() { # container began
+	local stamp
+	stamp=$("$docker_cli" logs -t "$1" 2>&1 | awk '/k3s-init: ready:/ {print $1; exit}')
+	[ -n "$stamp" ] || { echo "real-control-plane: no ready line from $1" >&2; return 1; }
+	seconds "$2" "$(date -d "$stamp" +%s.%N)"
+}
+
 rss_kib() { # container: the sum of VmRSS over its processes
 	local pid total=0 kib
 	for pid in $("$docker_cli" top "$1" -eo pid | tail -n +2); do
@@ -112,10 +121,7 @@ for round in $(seq 1 "$starts"); do
 		until_readyz "$prefix-$who" 36461 "$who"
 		seconds "$began" "$(now)" >>"$work/$who.times"
 		if [ "$who" = ours ]; then
-			# The ready line's own time stamp, from the engine's log.
-			stamp=$("$docker_cli" logs -t "$prefix-ours" 2>&1 | awk '/k3s-init: ready:/ {print $1; exit}')
-			[ -n "$stamp" ] || { echo "real-control-plane: no ready line" >&2; exit 1; }
-			seconds "$began" "$(date -d "$stamp" +%s.%N)" >>"$work/line.times"
+			ready_line_seconds "$prefix-ours" "$began" >>"$work/line.times"
 		fi
 		"$docker_cli" rm -f -v "$prefix-$who" >/dev/null
 	done
@@ -139,9 +145,7 @@ if "$docker_cli" info --format '{{json .Runtimes}}' | grep -q '"runsc-current"';
 			"$docker_cli" logs "$prefix-gvisor" 2>&1 | grep -q 'k3s-init: ready:' && break
 			sleep 0.1
 		done
-		stamp=$("$docker_cli" logs -t "$prefix-gvisor" 2>&1 | awk '/k3s-init: ready:/ {print $1; exit}')
-		[ -n "$stamp" ] || { echo "real-control-plane: no ready line under runsc-current" >&2; exit 1; }
-		seconds "$began" "$(date -d "$stamp" +%s.%N)" >>"$work/gvisor.times"
+		ready_line_seconds "$prefix-gvisor" "$began" >>"$work/gvisor.times"
 		"$docker_cli" rm -f -v "$prefix-gvisor" >/dev/null
 	done
 	gvisor=$(median <"$work/gvisor.times")
