@@ -19,6 +19,10 @@
 #   - a worker (runc): the node is Ready, a pod runs to completion from a
 #     preloaded image and its logs are read back, `helm install --wait` of
 #     the chart succeeds once its pod is Ready;
+#   - `--scale worker=2`: two nodes Ready, each with its own pod subnet, and
+#     a pod on one reaches a ClusterIP Service backed by a pod on the other
+#     (kube-proxy's rules, pod routes between the worker containers as
+#     flannel's host-gw backend sets them: flannel itself is not built here);
 #   - under gVisor, Debian's runsc and the current one, and under Podman with
 #     podman-compose: the API is ready;
 #   - a bad K3S_INIT_* value stops the container with the init's message.
@@ -301,6 +305,79 @@ EOF
 	assert_output True
 	run kubectl -n charts logs deployment/ready-demo
 	assert_output 'hello from the demo chart'
+	compose_v2 down -v
+	run "$DOCKER" volume ls -q --filter "name=$COMPOSE_PROJECT_NAME"
+	assert_output ''
+}
+
+@test "docker compose up -d --scale worker=2: two nodes Ready, a pod on one reaches a Service backed by a pod on the other" {
+	local -a nodes
+	local cluster_ip
+	compose_v2 up -d --no-build --scale worker=2
+	wait_until 180 ready_line_since 0 || { compose_v2 logs control-plane >&2; false; }
+	two_nodes_ready() {
+		[ "$(kubectl get nodes -o 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {end}')" = "True True " ]
+	}
+	wait_until 240 two_nodes_ready || { compose_v2 logs --tail 40 worker >&2; kubectl get nodes -o wide >&2; false; }
+	mapfile -t nodes < <(kubectl get nodes -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}')
+	assert_equal "${#nodes[@]}" 2
+	wait_until 60 kubectl get serviceaccount default
+	# The server on the first node, the client on the second: the request
+	# crosses from one worker container to the other.
+	kubectl apply -f - <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  nodeName: ${nodes[0]}
+  containers:
+    - name: web
+      image: docker.io/k3s-sandbox-test/busybox:local
+      imagePullPolicy: Never
+      command: ["sh", "-c", "mkdir /www && echo served on ${nodes[0]} >/www/index.html && exec httpd -f -p 8080 -h /www"]
+      readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+EOF
+	web_ready() { [ "$(kubectl get pod web -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+	wait_until 120 web_ready || { kubectl describe pod web >&2; compose_v2 logs --tail 40 worker >&2; false; }
+	cluster_ip=$(kubectl get service web -o 'jsonpath={.spec.clusterIP}')
+	# kube-proxy on the second node writes the Service's rules within a
+	# second or two of the endpoint; the client tries for 30 s. HTTP by
+	# hand with nc: the static busybox's wget crashes (status 139) in pods.
+	kubectl apply -f - <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeName: ${nodes[1]}
+  restartPolicy: Never
+  containers:
+    - name: client
+      image: docker.io/k3s-sandbox-test/busybox:local
+      imagePullPolicy: Never
+      command: ["sh", "-c", "for i in \$(seq 30); do printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $cluster_ip 80 | grep '^served on ' && exit 0; sleep 1; done; exit 1"]
+EOF
+	client_done() { case $(kubectl get pod client -o 'jsonpath={.status.phase}') in Succeeded | Failed) true ;; *) false ;; esac; }
+	wait_until 120 client_done || { kubectl describe pod client >&2; false; }
+	run kubectl get pod client -o 'jsonpath={.status.phase}'
+	if [ "$output" != Succeeded ]; then
+		kubectl logs client >&2 || true
+		kubectl get pods -o wide >&2
+		compose_v2 logs --tail 40 worker >&2
+	fi
+	assert_output Succeeded
+	run kubectl logs client
+	assert_output "served on ${nodes[0]}"
+	# Each node's pods come from its own subnet.
+	run kubectl get nodes -o 'jsonpath={range .items[*]}{.spec.podCIDR} {end}'
+	assert_output --regexp '^10\.42\.[0-9]+\.0/24 10\.42\.[0-9]+\.0/24 $'
+	[ "$(kubectl get node "${nodes[0]}" -o 'jsonpath={.spec.podCIDR}')" != "$(kubectl get node "${nodes[1]}" -o 'jsonpath={.spec.podCIDR}')" ]
 	compose_v2 down -v
 	run "$DOCKER" volume ls -q --filter "name=$COMPOSE_PROJECT_NAME"
 	assert_output ''

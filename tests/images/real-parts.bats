@@ -116,6 +116,16 @@ node_ready() { # name
 	[ "$(kctl get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
 
+# A node's pod subnet without its last octet, as a regular expression
+# ("10\.42\.1" for 10.42.1.0/24): kube-controller-manager gives each node a
+# /24 of the cluster network, in the order the nodes register.
+pod_subnet_regexp() { # node
+	local cidr
+	cidr=$(kctl get node "$1" -o 'jsonpath={.spec.podCIDR}')
+	[[ $cidr =~ ^10\.42\.([0-9]+)\.0/24$ ]] || { echo "node $1 has no pod subnet of 10.42.0.0/16: '$cidr'" >&2; return 1; }
+	echo "10\\.42\\.${BASH_REMATCH[1]}"
+}
+
 wait_node_ready() { # name
 	wait_until 120 node_ready "$1" || {
 		worker_logs "$1" | grep -v ' level=info \|^I[0-9]' | tail -n 40 >&2
@@ -332,9 +342,11 @@ exec_and_port_forward() {
 	run kctl logs pod-net
 	assert_line "pod-net ran"
 	# Its own network namespace, with an address from the node's pod subnet.
-	assert_line --regexp '^ +inet 10\.42\.0\.[0-9]+/24 '
+	local subnet
+	subnet=$(pod_subnet_regexp runc-node)
+	assert_line --regexp "^ +inet $subnet\\.[0-9]+/24 "
 	assert_equal "$(kctl get pod pod-net -o 'jsonpath={.status.podIP}')" \
-		"$(sed -n 's|.*inet \(10\.42\.0\.[0-9]*\)/24.*|\1|p' <<<"$output")"
+		"$(sed -n "s|.*inet \\($subnet\\.[0-9]*\\)/24.*|\\1|p" <<<"$output")"
 	# A ClusterIP Service answers a pod, through kube-proxy's iptables rules.
 	start_service runc-node
 	run_pod runc-node svc-client false "$(http_get_until "$CLUSTER_IP" 80 the-service-answered)"
@@ -374,11 +386,13 @@ exec_and_port_forward() {
 	wait_pod_succeeded pod-net
 	run kctl logs pod-net
 	assert_line "pod-net ran"
-	assert_line --regexp '^ +inet 10\.42\.0\.[0-9]+/32 '
+	local subnet
+	subnet=$(pod_subnet_regexp gvisor-node)
+	assert_line --regexp "^ +inet $subnet\\.[0-9]+/32 "
 	assert_line --partial "HTTP/1.0 400 Bad Request"
 	assert_line --partial "Client sent an HTTP request to an HTTPS server"
 	assert_equal "$(kctl get pod pod-net -o 'jsonpath={.status.podIP}')" \
-		"$(sed -n 's|.*inet \(10\.42\.0\.[0-9]*\)/32.*|\1|p' <<<"$output")"
+		"$(sed -n "s|.*inet \\($subnet\\.[0-9]*\\)/32.*|\\1|p" <<<"$output")"
 	# A ClusterIP Service answers a pod, through kube-proxy's own rules: the
 	# init's iptables front takes out the comments netstack has no match
 	# for, and leaves out the rules needing conntrack, statistic, addrtype,
