@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster_token_match.h"
 #include "fsutil.h"
 #include "log.h"
 #include "repair.h"
@@ -288,11 +289,24 @@ static int agent_token(const struct cluster_token_settings *settings, const char
 	}
 }
 
+/* An agent given its own K3S_TOKEN beside a token the servers share: the two
+ * are compared (cluster_token_match.c). Read only. */
+static bool shared_token_usable(const struct cluster_token_settings *settings, char *path, size_t size)
+{
+	char why[160] = "";
+	if (!env_set("K3S_TOKEN") || !dir_exists(settings->dir))
+		return false;
+	token_path(settings, path, size);
+	return token_check(path, why, sizeof why) == TOKEN_USABLE;
+}
+
 int cluster_token_apply(const struct cluster_token_settings *settings, bool server_role)
 {
 	char path[sizeof settings->dir + sizeof(CLUSTER_TOKEN_FILE_NAME) + 1];
 
 	if (env_set("K3S_TOKEN") || env_set("K3S_TOKEN_FILE")) {
+		if (!server_role && shared_token_usable(settings, path, sizeof path))
+			return cluster_token_match_agent(getenv("K3S_TOKEN"), path);
 		log_debug("cluster token: K3S_TOKEN or K3S_TOKEN_FILE is set; leaving it to k3s");
 		return 0;
 	}
@@ -325,6 +339,11 @@ static int cluster_token_validate(struct cli *cli)
 /* Read only. */
 static bool cluster_token_needed(const struct ctx *c, char *why, size_t len)
 {
+	char path[sizeof c->cli->token.dir + sizeof(CLUSTER_TOKEN_FILE_NAME) + 1];
+	if (!is_server_role(c->cli->role) && shared_token_usable(&c->cli->token, path, sizeof path)) {
+		snprintf(why, len, "K3S_TOKEN is set beside the shared %s: they must match", path);
+		return true;
+	}
 	if (env_set("K3S_TOKEN") || env_set("K3S_TOKEN_FILE")) {
 		snprintf(why, len, "K3S_TOKEN or K3S_TOKEN_FILE is set");
 		return false;

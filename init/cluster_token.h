@@ -8,7 +8,9 @@
  *                        Nothing happens when it does not exist: k3s then makes its
  *                        own token (server) or asks for one (agent).
  *   K3S_INIT_TOKEN_WAIT  seconds an agent waits for the token (0..86400, default 120).
- * Nothing happens when K3S_TOKEN or K3S_TOKEN_FILE is already set.
+ * Nothing is made when K3S_TOKEN or K3S_TOKEN_FILE is already set; an agent's
+ * own K3S_TOKEN is then compared with a shared token file that holds one
+ * (cluster_token_match.h).
  * A token file must be a regular file (not a symlink), mode 0600 or
  * stricter, holding printable characters; anything else is refused, an empty
  * one is replaced by a server and waited out by an agent (cluster_token.c).

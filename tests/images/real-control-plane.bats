@@ -25,7 +25,8 @@
 #     flannel's host-gw backend sets them: flannel itself is not built here);
 #   - under gVisor, Debian's runsc and the current one, and under Podman with
 #     podman-compose: the API is ready;
-#   - a bad K3S_INIT_* value stops the container with the init's message.
+#   - a bad K3S_INIT_* value stops the container with the init's message,
+#     and so does a worker's K3S_TOKEN that is not the control-plane's.
 # The tests run in order and build on each other within one compose project.
 
 load helpers
@@ -437,4 +438,21 @@ EOF
 	assert_equal "$status" 64
 	assert_output --partial "K3S_INIT_KUBECONFIG_WAIT='soon': expected a whole number of seconds (1..86400)"
 	refute_output --partial 'real-parts k3s'
+}
+
+@test "a worker given another K3S_TOKEN than the control-plane's stops with the init's message and status 71" {
+	local -a oneoff
+	compose_v2 up -d --no-build control-plane
+	wait_until 180 ready_line_since 0 || { compose_v2 logs control-plane >&2; false; }
+	# The control-plane made the cluster token and shares it in the volume
+	# k3s-token; this worker is given a token of its own.
+	run compose_v2 run --no-deps -e K3S_TOKEN=not-the-cluster-token worker
+	mapfile -t oneoff < <("$DOCKER" ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
+		--filter label=com.docker.compose.oneoff=True)
+	[ "${#oneoff[@]}" -eq 0 ] || "$DOCKER" rm -f -v "${oneoff[@]}" >/dev/null
+	assert_equal "$status" 71
+	assert_output --partial "k3s-init: error: cluster token: K3S_TOKEN is not the token the control-plane shares in /var/lib/k3s-sandbox/token, so the server would refuse this agent"
+	refute_output --partial 'real-parts k3s'
+	refute_output --partial "$(token)"
+	compose_v2 down -v
 }

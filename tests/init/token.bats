@@ -2,7 +2,7 @@
 # The shared cluster token (init/cluster_token.c): a server makes it once in
 # the shared directory, agents wait for it, both export K3S_TOKEN_FILE; a file
 # that is not a usable token is refused (exit 71) or, when empty, replaced by a
-# server. Each case runs in fresh namespaces with the directory on /run's tmpfs.
+# server; an agent's own K3S_TOKEN must match the shared one (exit 71). Each case runs in fresh namespaces with the directory on /run's tmpfs.
 
 load helpers
 
@@ -100,6 +100,33 @@ SHOW='sh -c "echo TOKEN_FILE=\${K3S_TOKEN_FILE:-unset}"'
 	assert_line "0"
 	assert_line "k3s-init: cluster_token: ok: no shared token directory /run/tok"
 	assert_line "TOKEN_FILE=unset"
+}
+
+@test "agent: its own K3S_TOKEN is compared with the shared token; a mismatch is exit 71, naming the file" {
+	local shared=0123456789abcdef0123456789abcdef
+	local ca=K10aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+	NS_ENV="$TOKEN_ENV" run ns_run "mkdir /run/tok; printf '%s\\n' $shared >/run/tok/token; chmod 600 /run/tok/token;
+		K3S_TOKEN=$shared K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo rc=\$?;
+		K3S_TOKEN=${ca}::server:$shared K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo rc=\$?;
+		K3S_TOKEN=wrong K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo mismatch rc=\$?;
+		K3S_TOKEN=${ca}::server:wrong K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo secure mismatch rc=\$?;
+		K3S_TOKEN=${ca}::node:other K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo rc=\$?;
+		K3S_TOKEN=abcdef.0123456789abcdef K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo rc=\$?;
+		K3S_TOKEN=wrong K3S_INIT_CLUSTER_TOKEN=off K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo rc=\$?;
+		K3S_TOKEN=wrong K3S_INIT_ROLE=control-plane \$K3S_INIT $SHOW || echo rc=\$?;
+		cat /run/tok/token"
+	assert_success
+	[ "$(grep -c '^k3s-init: cluster token: K3S_TOKEN matches the shared /run/tok/token$' <<<"$output")" -eq 2 ]
+	[ "$(grep -c '^k3s-init: error: cluster token: K3S_TOKEN is not the token the control-plane shares in /run/tok/token, so the server would refuse this agent' <<<"$output")" -eq 2 ]
+	assert_line "mismatch rc=71"
+	assert_line "secure mismatch rc=71"
+	# An agent token and a bootstrap token are not the server's: not compared.
+	[ "$(grep -c 'K3S_TOKEN is not a server token (an agent or bootstrap token); not compared' <<<"$output")" -eq 2 ]
+	# Forced off, and on a server, K3S_TOKEN is k3s's business.
+	[ "$(grep -c '^rc=' <<<"$output")" -eq 0 ]
+	[ "$(grep -c '^TOKEN_FILE=unset$' <<<"$output")" -eq 6 ]
+	# The shared token is never changed, nor printed by the check.
+	[ "$(grep -c "^$shared\$" <<<"$output")" -eq 1 ]
 }
 
 @test "bad K3S_INIT_TOKEN_DIR or K3S_INIT_TOKEN_WAIT: 64 naming it, nothing made" {
