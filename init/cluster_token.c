@@ -341,7 +341,11 @@ static bool cluster_token_needed(const struct ctx *c, char *why, size_t len)
 {
 	char path[sizeof c->cli->token.dir + sizeof(CLUSTER_TOKEN_FILE_NAME) + 1];
 	if (!is_server_role(c->cli->role) && shared_token_usable(&c->cli->token, path, sizeof path)) {
-		snprintf(why, len, "K3S_TOKEN is set beside the shared %s: they must match", path);
+		enum token_match match = cluster_token_compare(getenv("K3S_TOKEN"), path);
+		snprintf(why, len, "K3S_TOKEN is set beside the shared %s: %s", path,
+			 match == TOKEN_DIFFERENT ? "they differ, and the server would refuse this agent"
+			 : match == TOKEN_MATCH	  ? "they match"
+						  : "not comparable (not both server tokens)");
 		return true;
 	}
 	if (env_set("K3S_TOKEN") || env_set("K3S_TOKEN_FILE")) {

@@ -77,38 +77,48 @@ static bool same_bytes(const char *a, size_t a_len, const char *b, size_t b_len)
 	return diff == 0;
 }
 
+enum token_match cluster_token_compare(const char *token, const char *path)
+{
+	size_t own_from, own_len;
+	if (!server_token_password(token, strlen(token), &own_from, &own_len))
+		return TOKEN_OWN_NOT_SERVER;
+	size_t len = 0;
+	char *text = read_file_at(AT_FDCWD, path, O_NOFOLLOW, TOKEN_MAX_BYTES, &len);
+	if (text == NULL)
+		return TOKEN_UNREADABLE;
+	size_t begin, end, shared_from, shared_len;
+	trim(text, len, &begin, &end);
+	enum token_match result = TOKEN_SHARED_NOT_SERVER;
+	if (server_token_password(text + begin, end - begin, &shared_from, &shared_len))
+		result = same_bytes(token + own_from, own_len, text + begin + shared_from, shared_len) ? TOKEN_MATCH
+													: TOKEN_DIFFERENT;
+	explicit_bzero(text, len);
+	free(text);
+	return result;
+}
+
 int cluster_token_match_agent(const char *token, const char *path)
 {
-	size_t own_from, own_len, token_len = strlen(token);
-	if (!server_token_password(token, token_len, &own_from, &own_len)) {
+	switch (cluster_token_compare(token, path)) {
+	case TOKEN_MATCH:
+		log_info("cluster token: K3S_TOKEN matches the shared %s", path);
+		return 0;
+	case TOKEN_OWN_NOT_SERVER:
 		log_info("cluster token: K3S_TOKEN is not a server token (an agent or bootstrap token); "
 			 "not compared with %s", path);
 		return 0;
-	}
-	size_t len = 0;
-	char *text = read_file_at(AT_FDCWD, path, O_NOFOLLOW, TOKEN_MAX_BYTES, &len);
-	if (text == NULL) {
-		log_error("cluster token: cannot read %s to compare K3S_TOKEN with it: %s", path, strerror(errno));
-		return -1;
-	}
-	size_t begin, end, shared_from, shared_len;
-	trim(text, len, &begin, &end);
-	bool comparable = server_token_password(text + begin, end - begin, &shared_from, &shared_len);
-	bool same = comparable &&
-		    same_bytes(token + own_from, own_len, text + begin + shared_from, shared_len);
-	explicit_bzero(text, len);
-	free(text);
-	if (!comparable) {
+	case TOKEN_SHARED_NOT_SERVER:
 		log_info("cluster token: %s is not a server token; K3S_TOKEN not compared with it", path);
 		return 0;
-	}
-	if (!same) {
-		log_error("cluster token: K3S_TOKEN is not the token the control-plane shares in %s, so the server "
-			  "would refuse this agent; unset K3S_TOKEN to use the shared one, or give the "
-			  "control-plane the same (K3S_INIT_CLUSTER_TOKEN=off skips this check)",
-			  path);
+	case TOKEN_UNREADABLE:
+		log_error("cluster token: cannot read %s to compare K3S_TOKEN with it: %s", path, strerror(errno));
 		return -1;
+	case TOKEN_DIFFERENT:
+		break;
 	}
-	log_info("cluster token: K3S_TOKEN matches the shared %s", path);
-	return 0;
+	log_error("cluster token: K3S_TOKEN is not the token the control-plane shares in %s, so the server "
+		  "would refuse this agent; unset K3S_TOKEN to use the shared one, or give the "
+		  "control-plane the same (K3S_INIT_CLUSTER_TOKEN=off skips this check)",
+		  path);
+	return -1;
 }

@@ -17,9 +17,21 @@
  * which a server accepts besides its own. */
 bool server_token_password(const char *token, size_t len, size_t *start, size_t *password_len);
 
-/* K3S_TOKEN against the usable token file at path: 0 when they match or
- * cannot be compared (logged), -1 after logging an error naming both when
- * they differ or the file cannot be read. */
+enum token_match {
+	TOKEN_MATCH,		 /* the same password */
+	TOKEN_DIFFERENT,	 /* the server would refuse token */
+	TOKEN_OWN_NOT_SERVER,	 /* token is an agent or bootstrap token */
+	TOKEN_SHARED_NOT_SERVER, /* the file holds no server token */
+	TOKEN_UNREADABLE,	 /* the file cannot be read (errno) */
+};
+
+/* token against the token file at path; read only, nothing logged (doctor
+ * reports it as the step's reason). */
+enum token_match cluster_token_compare(const char *token, const char *path);
+
+/* The same at start: 0 when they match or cannot be compared (logged), -1
+ * after logging an error naming the file when they differ or it cannot be
+ * read. */
 int cluster_token_match_agent(const char *token, const char *path);
 
 #endif

@@ -445,8 +445,10 @@ EOF
 	compose_v2 up -d --no-build control-plane
 	wait_until 180 ready_line_since 0 || { compose_v2 logs control-plane >&2; false; }
 	# The control-plane made the cluster token and shares it in the volume
-	# k3s-token; this worker is given a token of its own.
-	run compose_v2 run --no-deps -e K3S_TOKEN=not-the-cluster-token worker
+	# k3s-token; this worker is given a token of its own. Bounded: a worker
+	# that went on to k3s agent would retry the server for ever.
+	run bash -c 'cd "$1" && WORKER_IMAGE=$2 exec timeout 120 docker compose -f compose.yaml -f "$3" \
+		run --no-deps -e K3S_TOKEN=not-the-cluster-token worker' - "$TOP" "$REAL_WORKER_IMAGE" "$PRELOAD_COMPOSE"
 	mapfile -t oneoff < <("$DOCKER" ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" \
 		--filter label=com.docker.compose.oneoff=True)
 	[ "${#oneoff[@]}" -eq 0 ] || "$DOCKER" rm -f -v "${oneoff[@]}" >/dev/null

@@ -114,6 +114,8 @@ SHOW='sh -c "echo TOKEN_FILE=\${K3S_TOKEN_FILE:-unset}"'
 		K3S_TOKEN=abcdef.0123456789abcdef K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo rc=\$?;
 		K3S_TOKEN=wrong K3S_INIT_CLUSTER_TOKEN=off K3S_INIT_ROLE=agent \$K3S_INIT $SHOW || echo rc=\$?;
 		K3S_TOKEN=wrong K3S_INIT_ROLE=control-plane \$K3S_INIT $SHOW || echo rc=\$?;
+		K3S_TOKEN=wrong \$K3S_INIT doctor agent | grep '^plan: cluster_token:';
+		K3S_TOKEN=$shared \$K3S_INIT doctor agent | grep '^plan: cluster_token:';
 		cat /run/tok/token"
 	assert_success
 	[ "$(grep -c '^k3s-init: cluster token: K3S_TOKEN matches the shared /run/tok/token$' <<<"$output")" -eq 2 ]
@@ -125,6 +127,9 @@ SHOW='sh -c "echo TOKEN_FILE=\${K3S_TOKEN_FILE:-unset}"'
 	# Forced off, and on a server, K3S_TOKEN is k3s's business.
 	[ "$(grep -c '^rc=' <<<"$output")" -eq 0 ]
 	[ "$(grep -c '^TOKEN_FILE=unset$' <<<"$output")" -eq 6 ]
+	# doctor says so before a start.
+	assert_line "plan: cluster_token: repair: K3S_TOKEN is set beside the shared /run/tok/token: they differ, and the server would refuse this agent"
+	assert_line "plan: cluster_token: repair: K3S_TOKEN is set beside the shared /run/tok/token: they match"
 	# The shared token is never changed, nor printed by the check.
 	[ "$(grep -c "^$shared\$" <<<"$output")" -eq 1 ]
 }
