@@ -13,6 +13,12 @@ setup() {
 	load_libs
 }
 
+teardown_file() {
+	# podman-compose 1.0 creates a project's network and named volumes even
+	# with --dry-run (the podman-compose test below).
+	remove_podman_objects
+}
+
 config() { # image go-template
 	"$DOCKER" image inspect -f "$2" "$1"
 }

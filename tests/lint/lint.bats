@@ -90,6 +90,15 @@ shell_scripts() {
 	done
 }
 
+@test "Dockerfiles: the toolchain stage is the same in both, so the second build takes it from the cache" {
+	toolchain_stage() { sed -n '/^FROM .* AS toolchain$/,/^FROM /p' "$1"; }
+	local cp worker
+	cp=$(toolchain_stage Dockerfile.control-plane)
+	worker=$(toolchain_stage Dockerfile.worker)
+	[ -n "$cp" ] || fail "Dockerfile.control-plane has no stage named toolchain"
+	assert_equal "$worker" "$cp"
+}
+
 # The workflows: actionlint (built by tests/lib/build-tools.sh), with shellcheck
 # for every run: step, and the rules the project keeps for them.
 workflow_files() {
