@@ -87,7 +87,7 @@ mirror_of() { # root
 @test "build-tools.sh: bad settings exit 64 naming the setting" {
 	TOOLS=kubectl run "$TOP/tests/lib/build-tools.sh"
 	assert_failure 64
-	assert_output "build-tools: TOOLS: unknown tool 'kubectl' (runsc, helm, compose, actionlint, libmnl, kubernetes, containerd, etcd)"
+	assert_output "build-tools: TOOLS: unknown tool 'kubectl' (runsc, helm, compose, actionlint, libmnl, arm64-libs, kubernetes, containerd, etcd)"
 	FORCE=yes run "$TOP/tests/lib/build-tools.sh"
 	assert_failure 64
 	assert_output "build-tools: FORCE must be 0 or 1, not 'yes'"
@@ -124,6 +124,7 @@ mirror_of() { # root
 	assert_line --regexp '^build-tools: compose 2\.[0-9.]+: cached in /'
 	assert_line --regexp '^build-tools: actionlint v1\.[0-9.]+: cached in /'
 	assert_line --regexp '^build-tools: libmnl 1\.[0-9.]+: cached in /'
+	assert_line --regexp '^build-tools: arm64-libs 1\.[0-9.]+-2\.[0-9.]+: cached in /'
 	assert_line --regexp '^build-tools: kubernetes v1\.[0-9.]+: cached in /'
 	assert_line --regexp '^build-tools: containerd v2\.[0-9.]+: cached in /'
 	assert_line --regexp '^build-tools: etcd v3\.[0-9.]+: cached in /'
@@ -134,6 +135,9 @@ mirror_of() { # root
 	assert_file_executable "$dest/usr/local/lib/docker/cli-plugins/docker-compose"
 	assert_file_executable "$dest/usr/local/bin/actionlint"
 	assert_file_exists "$dest/usr/local/lib/k3s-sandbox/static-libs/libmnl.a"
+	assert_file_exists "$dest/usr/local/lib/k3s-sandbox/arm64-libs/lib/libmnl.a"
+	assert_file_exists "$dest/usr/local/lib/k3s-sandbox/arm64-libs/lib/libjansson.a"
+	assert_file_exists "$dest/usr/local/lib/k3s-sandbox/arm64-libs/include/jansson.h"
 	local part
 	for part in kubelet kube-proxy kube-apiserver kube-controller-manager kube-scheduler kubectl containerd containerd-shim-runc-v2 ctr etcd; do
 		assert_file_executable "$dest/usr/local/lib/k3s-sandbox/real-parts/$part"

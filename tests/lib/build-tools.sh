@@ -12,6 +12,9 @@
 #   libmnl   a static libmnl.a (Debian sid's libmnl-dev; bookworm ships only
 #            the shared library), so that the tests' build of the init is
 #            static like the product: /usr/local/lib/k3s-sandbox/static-libs/
+#   arm64-libs  static libmnl.a and libjansson.a with their headers, built by
+#            Debian for arm64, for the init's arm64 cross build
+#            (tests/lib/build-init-arm64.sh): /usr/local/lib/k3s-sandbox/arm64-libs/
 #   kubernetes  kubelet, kube-proxy, kube-apiserver, kube-controller-manager,
 #            kube-scheduler and kubectl from the Go module k8s.io/kubernetes
 #            at the Kubernetes version of the k3s pin (Dockerfile.worker's
@@ -25,7 +28,7 @@
 # to /var/cache/k3s-sandbox); a later run takes the tool from there in
 # seconds, with no network. Go's own module and build caches (GOMODCACHE,
 # GOCACHE) only make a build faster; empty ones work too.
-# Settings: TOOLS (default "runsc helm compose actionlint libmnl kubernetes containerd etcd"), FORCE=1 (rebuild what is
+# Settings: TOOLS (default "runsc helm compose actionlint libmnl arm64-libs kubernetes containerd etcd"), FORCE=1 (rebuild what is
 # cached), GO (the go command; default: go on PATH, else /usr/local/go/bin/go),
 # TOOLS_DESTDIR (a directory the install paths are placed under; default
 # none). Compose's package comes from the machine's Debian mirror
@@ -38,7 +41,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}
 tools_dir="$cache/tools"
 force=${FORCE:-0}
-tools=${TOOLS:-runsc helm compose actionlint libmnl kubernetes containerd etcd}
+tools=${TOOLS:-runsc helm compose actionlint libmnl arm64-libs kubernetes containerd etcd}
 destdir=${TOOLS_DESTDIR:-}
 
 # gVisor: the module's synthetic `go` branch (Go sources only, for the plain
@@ -79,6 +82,12 @@ COMPOSE_SUITE=trixie
 # loading shared libraries: under gVisor that was 6-8 ms of every start.
 LIBMNL_VERSION=1.0.5
 LIBMNL_SUITE=sid
+# The arm64 cross build links the same libmnl (sid's arm64 build) and
+# bookworm's jansson: sid's libjansson.a (2.15) calls __isoc23_strtoll, which
+# only glibc 2.38 and later have, and the cross C library
+# (libc6-dev-arm64-cross) is bookworm's 2.36.
+JANSSON_ARM64_VERSION=2.14
+JANSSON_ARM64_SUITE=bookworm
 # The parts of a k3s node, for the tests that run real ones. k3s itself is not
 # among them: the module proxy answers 403 "This module version is not
 # available" for every version of github.com/k3s-io/k3s. k3s embeds kubelet
@@ -105,11 +114,11 @@ die() {
 }
 
 case "$force" in 0 | 1) ;; *) die "FORCE must be 0 or 1, not '$force'" 64 ;; esac
-[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose actionlint libmnl kubernetes containerd etcd)" 64
+[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose actionlint libmnl arm64-libs kubernetes containerd etcd)" 64
 for tool in $tools; do
 	case "$tool" in
-	runsc | helm | compose | actionlint | libmnl | kubernetes | containerd | etcd) ;;
-	*) die "TOOLS: unknown tool '$tool' (runsc, helm, compose, actionlint, libmnl, kubernetes, containerd, etcd)" 64 ;;
+	runsc | helm | compose | actionlint | libmnl | arm64-libs | kubernetes | containerd | etcd) ;;
+	*) die "TOOLS: unknown tool '$tool' (runsc, helm, compose, actionlint, libmnl, arm64-libs, kubernetes, containerd, etcd)" 64 ;;
 	esac
 done
 case "$destdir" in "" | /*) ;; *) die "TOOLS_DESTDIR must be an absolute path, not '$destdir'" 64 ;; esac
@@ -377,22 +386,27 @@ private_apt() { # work command [args...]
 		-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false "$@"
 }
 
-download_deb() ( # work package=version: into WORK/deb
-	cd "$1/deb" && private_apt "$1" apt-get download "$2"
+download_deb() ( # work package=version [apt options...]: into WORK/deb
+	work=$1 package=$2
+	shift 2
+	cd "$work/deb" && private_apt "$work" apt-get "$@" download "$package"
 )
 
-# fetch_debian_package TOOL WORK SUITE PACKAGE VERSION: the .deb of PACKAGE
-# VERSION-* from Debian SUITE on the machine's own mirror, with private apt
-# lists, unpacked into WORK/deb/root; the Debian version taken goes to
+# fetch_debian_package TOOL WORK SUITE PACKAGE VERSION [ARCH]: the .deb of
+# PACKAGE VERSION-* for ARCH (default: this machine's) from Debian SUITE on
+# the machine's own mirror, with private apt lists, unpacked into
+# WORK/deb/root; the Debian version taken is appended to
 # WORK/out/debian-version. Any Debian revision of VERSION will do (the mirror
 # may replace one with a later one).
 fetch_debian_package() {
-	local tool=$1 work=$2 suite=$3 package=$4 version=$5 mirror arch deb_version deb
+	local tool=$1 work=$2 suite=$3 package=$4 version=$5 arch=${6:-} mirror deb_version deb
 	command -v apt-get >/dev/null || die "$tool: apt-get not found ($package comes from Debian $suite)"
 	# shellcheck source=tests/lib/debian-mirror.bash
 	. "$here/debian-mirror.bash"
 	mirror=$(debian_mirror) || die "$tool: no package mirror to fetch $package from (see above)" 64
-	arch=$(dpkg --print-architecture)
+	[ -n "$arch" ] || arch=$(dpkg --print-architecture)
+	# apt knows packages of its own architecture only, unless told.
+	local arch_opts=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch")
 	mkdir -p "$work/out" "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/deb"
 	# apt drops to the _apt user for downloads: let it write there.
 	chmod 0755 "$work" "$work/apt" "$work/apt/lists" "$work/apt/cache" "$work/apt/cache/archives"
@@ -403,16 +417,16 @@ fetch_debian_package() {
 		"$arch" "$mirror" "$suite" >"$work/apt/sources.list"
 	say "$tool $version: fetching $package from Debian $suite ($mirror; log: $work/build.log)"
 	run_step "$tool" "apt-get update ($suite only, private lists)" "$work/build.log" \
-		private_apt "$work" apt-get update --error-on=any
-	deb_version=$(private_apt "$work" apt-cache madison "$package" |
+		private_apt "$work" apt-get "${arch_opts[@]}" update --error-on=any
+	deb_version=$(private_apt "$work" apt-cache "${arch_opts[@]}" madison "$package" |
 		awk -v v="$version" -v s="$suite" '$3 ~ ("^" v "-") && $0 ~ (" " s "/") {print $3; exit}')
 	[ -n "$deb_version" ] || die "$tool: Debian $suite at $mirror has no $package $version-* (log: $work/build.log)"
 	run_step "$tool" "apt-get download $package=$deb_version" "$work/build.log" \
-		download_deb "$work" "$package=$deb_version"
-	deb=$(find "$work/deb" -name "${package}_*.deb" | head -n 1)
+		download_deb "$work" "$package:$arch=$deb_version" "${arch_opts[@]}"
+	deb=$(find "$work/deb" -name "${package}_*_${arch}.deb" | head -n 1)
 	[ -n "$deb" ] || die "$tool: apt-get download left no .deb (log: $work/build.log)"
 	run_step "$tool" "dpkg-deb -x $(basename "$deb")" "$work/build.log" dpkg-deb -x "$deb" "$work/deb/root"
-	echo "$deb_version" >"$work/out/debian-version"
+	echo "$package $deb_version $arch" >>"$work/out/debian-version"
 }
 
 build_compose() {
@@ -456,6 +470,47 @@ build_libmnl() {
 	say "libmnl $version: fetched in $((SECONDS - start)) s"
 }
 
+# arm64-libs: the two static archives and their headers, as Debian builds
+# them for arm64; a cross compiler links them into the init's arm64 build.
+build_arm64_libs() {
+	local version=$LIBMNL_VERSION-$JANSSON_ARM64_VERSION work lib start=$SECONDS
+	local dir="$tools_dir/arm64-libs-$version"
+	if [ "$force" = 0 ] && [ -f "$dir/lib/libmnl.a" ] && [ -f "$dir/lib/libjansson.a" ]; then
+		say "arm64-libs $version: cached in $dir"
+		return 0
+	fi
+	work=$(fresh_work arm64-libs)
+	fetch_debian_package arm64-libs "$work" "$LIBMNL_SUITE" libmnl-dev "$LIBMNL_VERSION" arm64
+	fetch_debian_package arm64-libs "$work" "$JANSSON_ARM64_SUITE" libjansson-dev "$JANSSON_ARM64_VERSION" arm64
+	mkdir -p "$work/out/lib" "$work/out/include"
+	for lib in libmnl.a libjansson.a; do
+		[ -f "$work/deb/root/usr/lib/aarch64-linux-gnu/$lib" ] ||
+			die "arm64-libs: the packages hold no usr/lib/aarch64-linux-gnu/$lib"
+		mv "$work/deb/root/usr/lib/aarch64-linux-gnu/$lib" "$work/out/lib/"
+	done
+	mv "$work/deb/root/usr/include/libmnl" "$work/deb/root/usr/include/jansson.h" \
+		"$work/deb/root/usr/include/jansson_config.h" "$work/out/include/" ||
+		die "arm64-libs: the packages lack the libmnl or jansson headers"
+	rm -rf "$work/deb" "$work/apt"
+	finish arm64-libs "$version" "$work"
+	say "arm64-libs $version: fetched in $((SECONDS - start)) s"
+}
+
+# install_tree SOURCE TARGET: SOURCE's files in place of TARGET's (a new
+# directory renamed over the old one's contents).
+install_tree() {
+	local source=$1 target=$destdir$2
+	if [ -d "$target" ] && diff -r "$source" "$target" >/dev/null 2>&1; then
+		return 0
+	fi
+	mkdir -p "$(dirname "$target")"
+	rm -rf "$target.new.$$"
+	cp -R "$source" "$target.new.$$"
+	rm -rf "$target"
+	mv "$target.new.$$" "$target"
+	say "installed $target"
+}
+
 # install_tool SOURCE TARGET: copy (not link: the cache may be on another
 # filesystem, or cleared) when it differs; a rename, so that a running copy
 # is never overwritten in place.
@@ -492,6 +547,10 @@ for tool in $tools; do
 	libmnl)
 		build_libmnl
 		install_tool "$tools_dir/libmnl-$LIBMNL_VERSION/libmnl.a" /usr/local/lib/k3s-sandbox/static-libs/libmnl.a
+		;;
+	arm64-libs)
+		build_arm64_libs
+		install_tree "$tools_dir/arm64-libs-$LIBMNL_VERSION-$JANSSON_ARM64_VERSION" /usr/local/lib/k3s-sandbox/arm64-libs
 		;;
 	kubernetes)
 		build_kubernetes

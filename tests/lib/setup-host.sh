@@ -1,8 +1,9 @@
 #!/bin/bash
 # Prepare a Debian bookworm machine (as root) for the test suites: packages,
 # the tools Debian lacks (tests/lib/build-tools.sh: a current gVisor runsc,
-# helm, Compose v2, actionlint, a static libmnl), Docker (VFS storage, gVisor
-# runtimes), Podman (VFS). Idempotent: a second run installs nothing, builds nothing that is
+# helm, Compose v2, actionlint, a static libmnl, arm64 static libraries for
+# the init's cross build, whose compiler and qemu-user come from Debian),
+# Docker (VFS storage, gVisor runtimes), Podman (VFS). Idempotent: a second run installs nothing, builds nothing that is
 # cached and starts nothing that already runs.
 set -eu
 
@@ -13,6 +14,7 @@ packages=(
 	debootstrap busybox-static containernetworking-plugins util-linux iproute2 strace
 	cppcheck file python3-yaml git procps ca-certificates
 	hyperfine uidmap
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
 )
 
 missing=()
