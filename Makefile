@@ -42,7 +42,7 @@ $(BUILD)/link-mode: FORCE
 FORCE:
 
 .PHONY: all build static musl-check sanitize FORCE test test-init test-cni test-images \
-        test-sanitize lint bench soak fuzz e2e up down doctor images release-images clean help deps
+        test-sanitize lint bench soak fuzz e2e up down doctor images release-images arm64 clean help deps
 .DEFAULT_GOAL := build
 
 all: build
@@ -141,6 +141,11 @@ down:
 doctor: build
 	$(BUILD)/k3s-init doctor
 
+# The init cross-built for linux/arm64 (static, glibc) in build/arm64/; the
+# lint suite runs it under qemu-user (tests/lint/arm64.bats).
+arm64:
+	tests/lib/build-init-arm64.sh
+
 clean:
 	rm -rf $(BUILD)
 
@@ -154,5 +159,6 @@ help:
 	@echo "make fuzz       run the fuzzers (FUZZ_SECONDS=N each)"
 	@echo "make e2e        end-to-end compose flows: the pinned rancher/k3s with a registry, else real Kubernetes parts"
 	@echo "make release-images   the release images, not pushed (REPOSITORY=owner/name; LOCAL_BASES=1 offline)"
+	@echo "make arm64      the init cross-built for linux/arm64 in build/arm64 (run it with qemu-aarch64-static)"
 	@echo "make up|down    docker compose up -d control-plane / down"
 	@echo "make doctor     what k3s-init would repair here, changing nothing"
