@@ -28,7 +28,7 @@
 # to /var/cache/k3s-sandbox); a later run takes the tool from there in
 # seconds, with no network. Go's own module and build caches (GOMODCACHE,
 # GOCACHE) only make a build faster; empty ones work too.
-# Settings: TOOLS (default "runsc helm compose actionlint libmnl arm64-libs kubernetes containerd etcd"), FORCE=1 (rebuild what is
+# Settings: TOOLS (default: every tool above, as known_tools lists them), FORCE=1 (rebuild what is
 # cached), GO (the go command; default: go on PATH, else /usr/local/go/bin/go),
 # TOOLS_DESTDIR (a directory the install paths are placed under; default
 # none). Compose's package comes from the machine's Debian mirror
@@ -41,7 +41,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${K3S_SANDBOX_CACHE:-/var/cache/k3s-sandbox}
 tools_dir="$cache/tools"
 force=${FORCE:-0}
-tools=${TOOLS:-runsc helm compose actionlint libmnl arm64-libs kubernetes containerd etcd}
+# Every tool this script knows, in the order it builds them: the default of
+# TOOLS, and what a TOOLS entry is checked against.
+known_tools="runsc helm compose actionlint libmnl arm64-libs kubernetes containerd etcd"
+tools=${TOOLS:-$known_tools}
 destdir=${TOOLS_DESTDIR:-}
 
 # gVisor: the module's synthetic `go` branch (Go sources only, for the plain
@@ -88,6 +91,7 @@ LIBMNL_SUITE=sid
 # (libc6-dev-arm64-cross) is bookworm's 2.36.
 JANSSON_ARM64_VERSION=2.14
 JANSSON_ARM64_SUITE=bookworm
+ARM64_LIBS_VERSION=$LIBMNL_VERSION-$JANSSON_ARM64_VERSION
 # The parts of a k3s node, for the tests that run real ones. k3s itself is not
 # among them: the module proxy answers 403 "This module version is not
 # available" for every version of github.com/k3s-io/k3s. k3s embeds kubelet
@@ -114,11 +118,11 @@ die() {
 }
 
 case "$force" in 0 | 1) ;; *) die "FORCE must be 0 or 1, not '$force'" 64 ;; esac
-[ -n "$tools" ] || die "TOOLS is empty (choose from: runsc helm compose actionlint libmnl arm64-libs kubernetes containerd etcd)" 64
+[ -n "$tools" ] || die "TOOLS is empty (choose from: $known_tools)" 64
 for tool in $tools; do
-	case "$tool" in
-	runsc | helm | compose | actionlint | libmnl | arm64-libs | kubernetes | containerd | etcd) ;;
-	*) die "TOOLS: unknown tool '$tool' (runsc, helm, compose, actionlint, libmnl, arm64-libs, kubernetes, containerd, etcd)" 64 ;;
+	case " $known_tools " in
+	*" $tool "*) ;;
+	*) die "TOOLS: unknown tool '$tool' (${known_tools// /, })" 64 ;;
 	esac
 done
 case "$destdir" in "" | /*) ;; *) die "TOOLS_DESTDIR must be an absolute path, not '$destdir'" 64 ;; esac
@@ -473,7 +477,7 @@ build_libmnl() {
 # arm64-libs: the two static archives and their headers, as Debian builds
 # them for arm64; a cross compiler links them into the init's arm64 build.
 build_arm64_libs() {
-	local version=$LIBMNL_VERSION-$JANSSON_ARM64_VERSION work lib start=$SECONDS
+	local version=$ARM64_LIBS_VERSION work lib start=$SECONDS
 	local dir="$tools_dir/arm64-libs-$version"
 	if [ "$force" = 0 ] && [ -f "$dir/lib/libmnl.a" ] && [ -f "$dir/lib/libjansson.a" ]; then
 		say "arm64-libs $version: cached in $dir"
@@ -496,8 +500,8 @@ build_arm64_libs() {
 	say "arm64-libs $version: fetched in $((SECONDS - start)) s"
 }
 
-# install_tree SOURCE TARGET: SOURCE's files in place of TARGET's (a new
-# directory renamed over the old one's contents).
+# install_tree SOURCE TARGET: a copy of the directory SOURCE at TARGET when
+# they differ, made beside TARGET and renamed into its place.
 install_tree() {
 	local source=$1 target=$destdir$2
 	if [ -d "$target" ] && diff -r "$source" "$target" >/dev/null 2>&1; then
@@ -550,7 +554,7 @@ for tool in $tools; do
 		;;
 	arm64-libs)
 		build_arm64_libs
-		install_tree "$tools_dir/arm64-libs-$LIBMNL_VERSION-$JANSSON_ARM64_VERSION" /usr/local/lib/k3s-sandbox/arm64-libs
+		install_tree "$tools_dir/arm64-libs-$ARM64_LIBS_VERSION" /usr/local/lib/k3s-sandbox/arm64-libs
 		;;
 	kubernetes)
 		build_kubernetes
