@@ -11,8 +11,8 @@
 # system calls through and does not translate every socket option iptables
 # asks about).
 
-load '/usr/lib/bats/bats-support/load'
-load '/usr/lib/bats/bats-assert/load'
+# The host-local suite's network config builder (conf).
+load ../cni/helpers
 
 setup_file() {
 	cd "$BATS_TEST_DIRNAME/../.." || return 1
@@ -61,16 +61,21 @@ setup() {
 	assert_output --partial '"supportedVersions"'
 }
 
+# Two ranges of two addresses each, IPv4 and IPv6.
+ARM64_RANGES='"ranges":[[{"subnet":"10.20.0.0/24","rangeStart":"10.20.0.10","rangeEnd":"10.20.0.11"}],[{"subnet":"fd00:20::/120","rangeStart":"fd00:20::10","rangeEnd":"fd00:20::11"}]],"routes":[{"dst":"0.0.0.0/0"}]'
+
 # host_local BINARY DATADIR COMMAND CONTAINERID: the CNI IPAM plugin (the
 # init called host-local) for one attachment of network net1.
 host_local() {
-	local bin=$1 data=$2 cmd=$3 id=$4 dir
+	local bin=$1 cmd=$3 id=$4 dir
+	# shellcheck disable=SC2034 # conf (tests/cni/helpers.bash) reads DATA
+	local DATA=$2
 	dir="$BATS_TEST_TMPDIR/bin-$(basename "$(dirname "$bin")")"
 	mkdir -p "$dir"
 	ln -sfn "$bin" "$dir/host-local"
 	local runner=()
 	[ "$bin" = "$ARM64" ] && runner=(qemu-aarch64-static)
-	printf '{"cniVersion":"1.0.0","name":"net1","type":"bridge","ipam":{"type":"host-local","dataDir":"%s","ranges":[[{"subnet":"10.20.0.0/24","rangeStart":"10.20.0.10","rangeEnd":"10.20.0.11"}],[{"subnet":"fd00:20::/120","rangeStart":"fd00:20::10","rangeEnd":"fd00:20::11"}]],"routes":[{"dst":"0.0.0.0/0"}]}}' "$data" |
+	conf 1.0.0 "$ARM64_RANGES" |
 		env -i PATH=/usr/bin:/bin ${cmd:+CNI_COMMAND="$cmd"} CNI_CONTAINERID="$id" CNI_NETNS=/var/run/netns/x \
 			CNI_IFNAME=eth0 CNI_PATH="$dir" "${runner[@]}" "$dir/host-local"
 }
