@@ -33,9 +33,10 @@ HAVE_STATIC := $(shell printf '$(STATIC_PROBE)' | $(CC) $(CPPFLAGS) $(LDFLAGS) -
 
 MUSL_GCC := $(shell command -v musl-gcc 2>/dev/null)
 
-# How build/k3s-init is linked, recorded so that a change (static libraries
-# appearing, another CC or LDFLAGS) relinks it although no source changed.
-LINK_MODE := $(if $(filter yes,$(HAVE_STATIC)),static,dynamic) $(CC) $(CPPFLAGS) $(LDFLAGS)
+# How build/k3s-init is linked, and the version it embeds, recorded so that a
+# change (static libraries appearing, another CC or LDFLAGS, a new commit)
+# relinks it although no source changed: else --version names an older commit.
+LINK_MODE := $(if $(filter yes,$(HAVE_STATIC)),static,dynamic) $(CC) $(CPPFLAGS) $(LDFLAGS) $(VERSION)
 $(BUILD)/link-mode: FORCE
 	@mkdir -p $(@D)
 	@echo '$(LINK_MODE)' | cmp -s - $@ || echo '$(LINK_MODE)' >$@
